@@ -1,0 +1,28 @@
+# One command each on a fresh machine: `make demo` runs the pipeline, `make test` runs the checks.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint contact-sheet clean-data
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes, so `make install` is idempotent and cheap.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/dvc repro
+	@echo "demo: outputs in data/, metrics in metrics/, reports in reports/"
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest -q
+
+contact-sheet: install
+	$(PY) -m docs.contact_sheet
