@@ -91,7 +91,7 @@ _STATUS_TEXT = {429: "429 Too Many Requests", 500: "500 Internal Server Error", 
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as the server saw it (``nbytes``: body bytes actually sent)."""
+    """One request as the server saw it (``nbytes``: the body bytes it sent; short when truncated)."""
 
     t: float
     method: str
@@ -199,6 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
             resp = Response(500, body.encode(), "text/html; charset=utf-8", "other")
         body = resp.body if not head else b""
         sent = body if resp.truncate_at is None else body[:resp.truncate_at]
+        if resp.truncate_at is not None and not head:
+            self.close_connection = True
+        # Recorded before the body goes out, so a client that has its answer also finds it in the log.
+        booru._record(RequestRecord(time.time(), self.command, path, query, resp.status, len(sent), resp.kind))
         try:
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
@@ -210,11 +214,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(sent)
         except OSError:
             self.close_connection = True
-        finally:
-            if resp.truncate_at is not None and not head:
-                self.close_connection = True
-            booru._record(RequestRecord(time.time(), self.command, path, query, resp.status, len(sent),
-                                        resp.kind))
 
 
 class SampleBooru:
