@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from pipeline.samplebooru.corpus import Post
 
@@ -115,6 +116,8 @@ class Query:
         return not self.any_of or any(pred(post) for pred in self.any_of)
 
     def order(self, posts: Iterable[Post]) -> list[Post]:
+        if self.sort_key == "id":  # ids are unique: no tie-break needed (and the input is usually sorted)
+            return sorted(posts, key=attrgetter("id"), reverse=self.descending)
         key = _sort_key(self.sort_key)
         # Ties break by id descending whatever the direction, as a database's secondary order would.
         if self.descending:
@@ -150,7 +153,7 @@ def parse(tags: str) -> Query:
                 group.append(terms[i + 2])
                 i += 2
             i += 1
-            preds = [p for p in (_term(t) for t in group) if p is not None]
+            preds = [p for p in (_term(t[1:] if t.startswith("~") else t) for t in group) if p is not None]
             q.any_of.extend(preds)
             continue
         i += 1
@@ -174,9 +177,9 @@ def parse(tags: str) -> Query:
         if pred is None:
             continue
         if negate:
-            q.must.append(lambda p, f=pred: not f(p))
-        else:
-            q.must.append(pred)
+            pred = (lambda f: lambda p: not f(p))(pred)
+        # Metatags first: they are cheap and cut the candidates down (a cursor's id:<N especially).
+        q.must.insert(0 if prefix.lower() in METATAGS else len(q.must), pred)
     return q
 
 
