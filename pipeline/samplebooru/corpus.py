@@ -130,7 +130,8 @@ def _build_one(args: tuple[Path, int, int]) -> int:
     atomic_write_bytes(folder / f"{index:06d}.{spec.ext}", out.data)
     if out.line_mask is not None:
         buf = io.BytesIO()
-        Image.fromarray(out.line_mask.astype(np.uint8) * 255).save(buf, format="PNG", optimize=False)
+        # A 1-bit PNG at low compression: a fraction of the time of an 8-bit one.
+        Image.fromarray(np.ascontiguousarray(out.line_mask, dtype=bool)).save(buf, format="PNG", compress_level=1)
         atomic_write_bytes(folder / f"{index:06d}.lines.png", buf.getvalue())
     parent_id = post_id(seed, spec.parent_index) if spec.parent_index is not None else 0
     post = Post(
@@ -223,4 +224,4 @@ class Corpus:
         path = self.folder / f"{self._index[post_id]:06d}.lines.png"
         if not path.exists():
             return None
-        return np.asarray(Image.open(path)) > 127
+        return np.asarray(Image.open(path).convert("L")) > 127

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def make_spec(seed: int, index: int) -> PostSpec:
             "resize": float(rng.uniform(0.45, 0.85)),
             "requality": float(rng.integers(55, 86)),
             "convert": 0.0,
-            "crop": float(rng.uniform(0.02, 0.06)),
+            "crop": float(rng.uniform(0.01, 0.025)),  # light: pHash stays within ~8 bits
         }[transform]
         ext = orig.ext if transform != "convert" else ("png" if orig.ext == "jpg" else "jpg")
         if orig.broken:  # a re-upload of a broken file is a fresh, working upload
@@ -247,7 +247,9 @@ def make_spec(seed: int, index: int) -> PostSpec:
     else:
         if parent_index is not None:
             parent = make_spec(seed, parent_index)
-            scene = replace(parent.scene, variant=parent.scene.variant + 1 + int(rng.integers(0, 3)))
+            # The variant number is the post's index: unique, so two children of one parent never
+            # come out as the same picture (which would be an unmarked duplicate).
+            scene = replace(parent.scene, variant=index)
             family, tone = parent.family, parent.tone
         else:
             scene = _base_scene(rng, scene_seed=int(rng.integers(0, 2**31)))
