@@ -30,7 +30,7 @@ from PIL import Image
 
 from pipeline.samplebooru.spec import CAST_BY_NAME, Character, PostSpec, Scene
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 INK = (28, 22, 34)
 PAPER = (255, 255, 255)
