@@ -37,6 +37,59 @@ RAW_POSTS = pa.schema([
     ("fetched_at", pa.string()),  # ISO-8601 UTC time of the final attempt
 ])
 
+# data/dedup/hashes.parquet: one row per distinct file (md5) of the raw store, hashed once.
+DEDUP_HASHES = pa.schema([
+    ("md5", pa.string()),  # the store's name for the file
+    ("path", pa.string()),  # relative to the raw folder
+    ("exact_hash", pa.string()),  # md5 of the bytes read ("" when the file is missing)
+    ("status", pa.string()),  # ok | unreadable
+    ("reason", pa.string()),  # "" when ok, else a key of pipeline.dedup.hashing.REASONS
+    ("width", pa.int64()),  # displayed size after EXIF orientation; 0 when unreadable
+    ("height", pa.int64()),
+    ("format", pa.string()),  # JPEG | PNG | GIF | WEBP ...
+    ("lossless", pa.bool_()),
+    ("frames", pa.int64()),
+    ("phash", pa.string()),  # imagehash pHash, 64 bits as 16 hex digits ("" unless ok)
+    ("dhash", pa.string()),  # imagehash dHash, same form
+    ("thumb", pa.binary()),  # 12x12 greyscale thumbnail (row-major bytes) for the finer check
+])
+
+# data/dedup/images.parquet: one row per raw post, every one accounted for.
+DEDUP = pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),
+    ("path", pa.string()),  # null unless the crawl fetched it
+    ("status", pa.string()),  # ok | unreadable | not_fetched
+    ("reason", pa.string()),  # "" when ok; a hashing reason; or "crawl:<raw reason>"
+    ("exact_hash", pa.string()),
+    ("width", pa.int64()),
+    ("height", pa.int64()),
+    ("lossless", pa.bool_()),
+    ("phash", pa.string()),
+    ("dhash", pa.string()),
+    ("cluster", pa.int64()),  # duplicate cluster: the id of its kept post (own id when alone)
+    ("cluster_size", pa.int64()),
+    ("keep", pa.bool_()),  # the cluster's kept representative
+    ("keep_reason", pa.string()),  # unique | largest_resolution | lossless | higher_score | lower_id | unreadable | not_fetched
+    ("join_kind", pa.string()),  # "" | exact (same file) | same_hash | near
+    ("join_distance", pa.int64()),  # pHash bits to joined_to (null when alone)
+    ("join_dhash", pa.int64()),  # dHash bits to joined_to
+    ("joined_to", pa.int64()),  # the nearest post it was joined to
+    ("family", pa.int64()),  # parent/child family: the smallest id in its parent_id component
+    ("split_group", pa.int64()),  # cluster and family together: what the split keeps on one side
+])
+
+# data/dedup/pairs.parquet: every candidate pair the search found (distinct hash pairs), judged.
+DEDUP_PAIRS = pa.schema([
+    ("md5_a", pa.string()),
+    ("md5_b", pa.string()),
+    ("phash_distance", pa.int64()),
+    ("dhash_distance", pa.int64()),
+    ("thumb_corr", pa.float64()),  # correlation of the two 12x12 thumbnails
+    ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|
+    ("accepted", pa.bool_()),
+])
+
 RATING_SPELLINGS = {
     "general": "general", "safe": "general", "s": "general", "g": "general",
     "sensitive": "sensitive", "questionable": "questionable", "q": "questionable",
