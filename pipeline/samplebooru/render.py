@@ -30,7 +30,7 @@ from PIL import Image
 
 from pipeline.samplebooru.spec import CAST_BY_NAME, Character, PostSpec, Scene
 
-RENDER_VERSION = 2
+RENDER_VERSION = 4
 
 INK = (28, 22, 34)
 PAPER = (255, 255, 255)
@@ -620,7 +620,11 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
     for _ in range(n_lines):
         x = float(rv.uniform(0, W))
         ln = s * float(rv.uniform(0.012, 0.05))
-        if kind == "detailed" and theme != "indoor":
+        if kind == "detailed" and theme == "city":  # paving joints and road markings
+            y = float(rv.uniform(horizon, H))
+            cv.stroke([(x, y), (x + ln * 2.5, y)], lw)
+            cv.stroke([(x, y), (x - ln * 0.6, y + ln * 0.8)], lw)
+        elif kind == "detailed" and theme == "outdoor":
             y = float(rv.uniform(horizon, H))
             for a in (-0.5, 0.0, 0.45):
                 cv.stroke([(x, y), (x + ln * math.sin(a), y - ln * math.cos(a))], lw)
@@ -846,7 +850,7 @@ def _balloon(cv: Canvas, rng, lw: int) -> None:
     W, H = cv.w, cv.h
     bx, by = W * float(rng.uniform(0.2, 0.8)), H * float(rng.uniform(0.15, 0.35))
     rx, ry = W * float(rng.uniform(0.12, 0.2)), H * float(rng.uniform(0.08, 0.14))
-    lab = cv.labels.add((255, 255, 255), 0, 0, lw, receive=False, casts=False)
+    lab = cv.labels.add((255, 255, 255), 0, lw, lw, receive=False, casts=False)
     cv.poly(lab, [(bx - rx * 0.3, by), (bx + rx * 0.1, by), (bx + rx * float(rng.uniform(-0.6, 0.6)), by + ry * 1.8)])
     cv.ellipse(lab, (bx, by), (rx, ry))
     for k in range(int(rng.integers(1, 4))):
@@ -859,7 +863,11 @@ def _balloon(cv: Canvas, rng, lw: int) -> None:
 
 
 def _toned(pic: _Picture, tone: str) -> np.ndarray:
-    """HxWx3 (colour) or HxW (grey) pixels for the tone."""
+    """HxWx3 (colour) or HxW (grey) pixels for the tone, lightly anti-aliased (a 3x3 blur)."""
+    return cv2.GaussianBlur(_tone_pixels(pic, tone), (3, 3), 0.55)
+
+
+def _tone_pixels(pic: _Picture, tone: str) -> np.ndarray:
     if tone == "color":
         return pic.rgb
     if tone == "lineart":
