@@ -51,6 +51,7 @@ def metrics(images: pd.DataFrame, pairs: pd.DataFrame, params: SearchParams) -> 
         "phash_radius": params.phash_radius,
         "dhash_radius": params.dhash_radius,
         "min_thumb_corr": params.min_thumb_corr,
+        "max_aspect_change": params.max_aspect_change,
     }
 
 

@@ -75,9 +75,7 @@ def plan_for(radius: int, n: int, bits: int = BITS, max_chunk_bits: int = 26) ->
         widths = [base + (1 if i < extra else 0) for i in range(m)]
         if max(widths) > max_chunk_bits:
             continue
-        need = radius - m + 1  # sum of per-table flips needed so that sum(t_i + 1) > radius
-        if need < 0:
-            break  # more tables than needed: every further m only costs more
+        need = max(0, radius - m + 1)  # sum of per-table flips needed so that sum(t_i + 1) > radius
         t0, tx = divmod(need, m)
         flips = [t0 + (1 if i < tx else 0) for i in range(m)]
         cost = 0.0
@@ -88,6 +86,8 @@ def plan_for(radius: int, n: int, bits: int = BITS, max_chunk_bits: int = 26) ->
         plan = Plan(tuple(zip(starts, widths, strict=True)), tuple(flips))
         if best is None or cost < best[0]:
             best = (cost, plan)
+        if need == 0:
+            break  # enough tables to need no flips: more tables only cost more
     assert best is not None
     return best[1]
 
