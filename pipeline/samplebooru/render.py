@@ -30,7 +30,7 @@ from PIL import Image
 
 from pipeline.samplebooru.spec import CAST_BY_NAME, Character, PostSpec, Scene
 
-RENDER_VERSION = 4
+RENDER_VERSION = 5
 
 INK = (28, 22, 34)
 PAPER = (255, 255, 255)
@@ -544,7 +544,7 @@ def _bg_lw(cv: Canvas) -> int:
 
 
 def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generator, rv: np.random.Generator,
-                    spare: tuple[float, float] | None = None) -> None:
+                    variant: int = 0) -> None:
     """Plain paper .. a cluttered scene; the amount of objects and lines grows continuously with clutter."""
     W, H = cv.w, cv.h
     lab = cv.labels
@@ -560,7 +560,12 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
     n_obj = int(round(90 * clutter ** 1.7 * ramp))
     n_lines = int(round(420 * clutter ** 2.2 * ramp))
     theme = str(rs.choice(["outdoor", "indoor", "city"]))
-    horizon = H * float(rv.uniform(0.45, 0.8))
+    horizon = H * float(rs.uniform(0.48, 0.78))
+    state = _state(variant)
+    if state:  # a child's horizon moves well away from its root's, up or down by its state
+        up = (horizon < 0.63 * H) == (state == 1)
+        horizon = float(np.clip(horizon + H * (1.0 if up else -1.0) * float(rv.uniform(0.13, 0.18)),
+                                0.3 * H, 0.92 * H))
     if kind != "white":
         if kind == "simple":
             base = new(PASTELS[int(rs.integers(len(PASTELS)))], inner=0, outer=0)
@@ -769,6 +774,11 @@ def _frame(cv, new, rv, x, y, s):
 # --------------------------------------------------------------------------------------------- scenes
 
 
+def _state(variant: int) -> int:
+    """Composition state of a variant: 0 for a root drawing, 1 or 2 for children (never the parent's)."""
+    return variant % 3 if variant else 0
+
+
 def _place(cv: Canvas, chars: tuple[str, ...], char_scale: float, rs, rv, variant: int, group0: int,
            shadow_d: dict[int, int]) -> int:
     """Draw the characters of one picture (or panel); returns the next free group id."""
@@ -778,11 +788,11 @@ def _place(cv: Canvas, chars: tuple[str, ...], char_scale: float, rs, rv, varian
     u = F / FIGURE_HEADS
     # The composition's horizontal offset: the scene's own, pushed well away from it by a variant.
     off = float(rs.uniform(-0.12, 0.12))
-    if variant:
-        off += float(rv.choice([-1, 1])) * float(rv.uniform(0.22, 0.34))
-        if abs(off) > 0.36:
-            off = math.copysign(0.36, off) - (abs(off) - 0.36) * 2 * math.copysign(1, off)
     spread = min(0.8, 0.3 * n) if n > 1 else 0.0
+    state = _state(variant)
+    if state:  # state 1 moves the group towards the side with more room, state 2 the other way
+        side = (-1.0 if off > 0 else 1.0) * (1.0 if state == 1 else -1.0)
+        off = float(np.clip(off + side * float(rv.uniform(0.26, 0.32)) * (1.0 - 0.5 * spread), -0.38, 0.38))
     order = list(range(n))
     if variant and n > 1:
         rv.shuffle(order)
@@ -810,12 +820,14 @@ def _draw_picture(scene: Scene) -> _Picture:
     rv = np.random.default_rng([scene.scene_seed, 1, scene.variant])
     cv = Canvas.new(scene.height, scene.width)
     light = (0.8, 0.6) if rs.random() < 0.5 else (-0.8, 0.6)
+    if _state(scene.variant) == 1:  # lit from the other side
+        light = (-light[0], light[1])
     shadow_d: dict[int, int] = {}
     bg_d = max(2, int(round(min(cv.w, cv.h) / 90)))
     if scene.layout == "comic":
         _draw_comic(cv, scene, rs, rv, shadow_d)
     else:
-        draw_background(cv, scene.clutter, scene.background, rs, rv)
+        draw_background(cv, scene.clutter, scene.background, rs, rv, scene.variant)
         _place(cv, scene.characters, scene.char_scale, rs, rv, scene.variant, 0, shadow_d)
     return _finish(cv, light, shadow_d, bg_d, np.random.default_rng([scene.scene_seed, 2, scene.variant]))
 

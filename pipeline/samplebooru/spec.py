@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-SPEC_VERSION = 2
+SPEC_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Scene:
     background: str  # white | simple | detailed
     width: int
     height: int
-    variant: int = 0  # parent/child variants of one drawing differ by this
+    variant: int = 0  # parent/child variants of one drawing differ by this (0: the root drawing)
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def make_spec(seed: int, index: int) -> PostSpec:
             "resize": float(rng.uniform(0.45, 0.85)),
             "requality": float(rng.integers(55, 86)),
             "convert": 0.0,
-            "crop": float(rng.uniform(0.01, 0.025)),  # light: pHash stays within ~8 bits
+            "crop": float(rng.uniform(0.008, 0.016)),  # light: pHash stays within ~8 bits (measured)
         }[transform]
         ext = orig.ext if transform != "convert" else ("png" if orig.ext == "jpg" else "jpg")
         if orig.broken:  # a re-upload of a broken file is a fresh, working upload
@@ -247,9 +247,11 @@ def make_spec(seed: int, index: int) -> PostSpec:
     else:
         if parent_index is not None:
             parent = make_spec(seed, parent_index)
-            # The variant number is the post's index: unique, so two children of one parent never
-            # come out as the same picture (which would be an unmarked duplicate).
-            scene = replace(parent.scene, variant=index)
+            # variant = 3 * index + composition state: unique per post (two children of one parent are
+            # never the same picture), and the state (root 0, children 1 or 2) always differs from the
+            # parent's, so the renderer can move a child's composition away from its parent's.
+            pstate = parent.scene.variant % 3 if parent.scene.variant else 0
+            scene = replace(parent.scene, variant=3 * index + (2 if pstate == 1 else 1))
             family, tone = parent.family, parent.tone
         else:
             scene = _base_scene(rng, scene_seed=int(rng.integers(0, 2**31)))
