@@ -1,0 +1,245 @@
+"""Dedup side by side with imagededup (PyPI), one run, same images, same cores.
+
+    .venv/bin/python benchmarks/dedup.py [--posts 1000] [--codes 1000000] [--workers 2]
+
+(a) hashing throughput on the first ``--posts`` sample-corpus files (real sizes): our stage's hashing
+    (draft-mode decode, pHash + dHash + thumbnail, ``--workers`` processes) against imagededup's PHash
+    ``encode_images`` with the same number of workers;
+(b) all-pairs search over ``--codes`` synthetic 64-bit hashes with planted clusters at the default radius:
+    our multi-index search, every planted pair checked, next to brute force (faiss's flat binary index)
+    and faiss's IndexBinaryMultiHash, both timed on a sample of queries and scaled to all of them
+    (``--brute-queries 0`` runs brute force on every query: several minutes);
+(c) pair precision / recall of both tools against the corpus's ground-truth duplicate groups.
+
+imagededup runs in its own process with a stub ``torchvision`` on its PYTHONPATH (its package imports the
+CNN module; only the hashing methods are used). Install the peer with ``pip install -e '.[bench]'`` and
+``pip install --no-deps imagededup`` (see pyproject's ``bench`` group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STUB = '''
+class _Any:
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+
+_ANY = _Any()
+
+
+def __getattr__(name):
+    return _ANY
+'''
+
+
+def write_stub(folder: Path) -> Path:
+    """A do-nothing ``torchvision`` that satisfies imagededup's import of its CNN module."""
+    for sub in ("torchvision", "torchvision/models", "torchvision/transforms"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub / "__init__.py").write_text(STUB)
+    (folder / "torchvision/models/vision_transformer.py").write_text(STUB)
+    return folder
+
+
+def peer_main(image_dir: str, workers: int, out: str) -> None:
+    """Runs inside the peer's process: imagededup PHash encode + find_duplicates at its defaults."""
+    from imagededup.methods import PHash
+
+    phasher = PHash(verbose=False)
+    t = time.perf_counter()
+    encodings = phasher.encode_images(image_dir=image_dir, recursive=True, num_enc_workers=workers)
+    seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    dups = phasher.find_duplicates(encoding_map=encodings)  # default max_distance_threshold=10
+    search_seconds = time.perf_counter() - t
+    Path(out).write_text(json.dumps({"seconds": seconds, "search_seconds": search_seconds,
+                                     "encoded": len(encodings), "duplicates": dups}))
+
+
+def labels_from_pairs(names: list[str], pairs: list[tuple[str, str]]) -> dict[str, str]:
+    from pipeline.dedup.cluster import UnionFind
+
+    pos = {n: i for i, n in enumerate(names)}
+    uf = UnionFind(len(names))
+    for a, b in pairs:
+        if a in pos and b in pos:
+            uf.union(pos[a], pos[b])
+    return {n: names[uf.find(i)] for n, i in pos.items()}
+
+
+def bench_hashing_and_quality(n_posts: int, workers: int, work: Path) -> dict:
+    import pandas as pd
+
+    from pipeline.dedup import SearchParams, dedup, hash_posts, pair_scores
+    from pipeline.manifest import RAW_POSTS, read_manifest
+    from pipeline.samplebooru.corpus import Corpus
+    from pipeline.samplebooru.materialize import write_raw
+
+    corpus = Corpus(n_posts, seed=0, progress=True)
+    raw = work / "raw"
+    write_raw(corpus, raw)
+    posts = read_manifest(raw / "posts.parquet", RAW_POSTS)
+    n_files = posts["md5"].nunique()
+
+    t = time.perf_counter()
+    hashes = hash_posts(posts, raw, work / "shards", workers=workers, progress=False)
+    ours_s = time.perf_counter() - t
+    t = time.perf_counter()
+    images, _ = dedup(posts, hashes, SearchParams())
+    ours_search_s = time.perf_counter() - t
+
+    stub = write_stub(work / "stub")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(stub), str(Path(__file__).resolve().parents[1])]))
+    out = work / "peer.json"
+    subprocess.run([sys.executable, __file__, "--peer", str(raw / "images"), "--workers", str(workers),
+                    "--peer-out", str(out)], check=True, env=env)
+    peer = json.loads(out.read_text())
+
+    # (c) both tools scored on the same posts: those whose file decodes (a broken file is no drawing)
+    ok = images[images["status"] == "ok"]
+    truth = [corpus.truth(i).dup_group for i in ok["id"]]
+    ours = pair_scores(ok["cluster"], truth)
+    md5s = sorted(set(ok["md5"]))
+    name_of = {Path(p).name: Path(p).stem for p in ok["path"]}
+    dup = {Path(k).name: [Path(v).name for v in vs] for k, vs in peer["duplicates"].items()}
+    peer_pairs = [(name_of[a], name_of[b]) for a, bs in dup.items() for b in bs if a in name_of and b in name_of]
+    peer_label = labels_from_pairs(md5s, peer_pairs)
+    theirs = pair_scores(ok["md5"].map(peer_label), truth)
+    return {
+        "posts": n_posts, "files": int(n_files),
+        "hash_ours_s": ours_s, "hash_peer_s": peer["seconds"],
+        "ours_img_per_s": n_files / ours_s, "peer_img_per_s": peer["encoded"] / peer["seconds"],
+        "peer_encoded": peer["encoded"], "hash_speedup": (peer["seconds"] / peer["encoded"]) / (ours_s / n_files),
+        "search_ours_s": ours_search_s, "search_peer_s": peer["search_seconds"],
+        "quality_ours": ours, "quality_peer": theirs,
+        "evaluated_posts": int(len(ok)),
+        "unreadable": pd.Series(images.loc[images["status"] != "ok", "reason"]).value_counts().to_dict(),
+    }
+
+
+def planted(n: int, radius: int, seed: int = 0):
+    """``n`` 64-bit codes: 90% random, 10% members of planted clusters within ``radius`` of a centre."""
+    rng = np.random.default_rng(seed)
+    n_members = n // 10
+    n_random = n - n_members
+    codes = rng.integers(0, 2**64 - 1, n_random, dtype=np.uint64, endpoint=True)
+    centre = rng.integers(0, n_random, n_members)  # ~1-3 members per planted cluster, up to more
+    flips = rng.integers(0, radius + 1, n_members)
+    bits = np.zeros(n_members, np.uint64)
+    for k in range(radius):  # flip `flips` distinct random bits per member
+        pick = rng.integers(0, 64, n_members).astype(np.uint64)
+        take = (k < flips) & ((bits >> pick) & np.uint64(1) == 0)
+        bits[take] |= np.uint64(1) << pick[take]
+    members = codes[centre] ^ bits
+    return np.concatenate([codes, members]), centre, np.arange(n_random, n), bits
+
+
+def bench_search(n: int, radius: int, threads: int, brute_queries: int) -> dict:
+    import faiss
+
+    from pipeline.dedup.search import near_pairs, popcount64, unique_codes
+
+    codes, centre, member, bits = planted(n, radius)
+    t = time.perf_counter()
+    uniq, inv = unique_codes(codes)
+    i, j, d = near_pairs(uniq, radius, threads=threads)
+    ours_s = time.perf_counter() - t
+
+    found = set((i.astype(np.int64) * len(uniq) + j).tolist())
+    a, b = inv[centre], inv[member]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    want = (lo != hi) & (popcount64(bits) <= radius)
+    missed = sum((int(x) * len(uniq) + int(y)) not in found for x, y in zip(lo[want], hi[want], strict=True))
+
+    faiss.omp_set_num_threads(threads)
+    x = uniq.astype("<u8").view(np.uint8).reshape(-1, 8)
+    q = len(uniq) if brute_queries <= 0 else min(brute_queries, len(uniq))
+    qsel = np.random.default_rng(1).choice(len(uniq), q, replace=False) if q < len(uniq) else np.arange(q)
+    flat = faiss.IndexBinaryFlat(64)
+    flat.add(x)
+    t = time.perf_counter()
+    lims, _, ids = flat.range_search(x[qsel], radius + 1)
+    brute_sample_s = time.perf_counter() - t
+    # brute force's answer for the sampled queries must be exactly ours for them
+    mine = {}
+    for p, r in zip(i.tolist(), j.tolist(), strict=True):
+        mine.setdefault(p, set()).add(r)
+        mine.setdefault(r, set()).add(p)
+    disagree = 0
+    lims = lims.astype(np.int64)
+    for k, qi in enumerate(qsel.tolist()):
+        theirs = set(ids[lims[k]:lims[k + 1]].tolist()) - {qi}
+        disagree += theirs != mine.get(qi, set())
+    mq = min(q, 20_000)
+    mh = faiss.IndexBinaryMultiHash(64, 3, 21)
+    mh.nflip = radius // 3
+    mh.add(x)
+    t = time.perf_counter()
+    mh.range_search(x[qsel[:mq]], radius + 1)
+    mh_sample_s = time.perf_counter() - t
+    return {
+        "codes": n, "distinct": int(len(uniq)), "radius": radius, "threads": threads, "pairs": int(len(i)),
+        "ours_s": ours_s, "planted_pairs": int(want.sum()), "planted_missed": int(missed),
+        "brute_queries": int(q), "brute_sample_s": brute_sample_s, "brute_all_s": brute_sample_s * len(uniq) / q,
+        "brute_disagreements": int(disagree),
+        "multihash_queries": int(mq), "multihash_all_s": mh_sample_s * len(uniq) / mq,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--posts", type=int, default=1000)
+    ap.add_argument("--codes", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--radius", type=int, default=None, help="default: params.yaml dedup.phash_radius")
+    ap.add_argument("--brute-queries", type=int, default=50_000)
+    ap.add_argument("--peer", help=argparse.SUPPRESS)
+    ap.add_argument("--peer-out", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.peer:
+        peer_main(a.peer, a.workers, a.peer_out)
+        return
+    import yaml
+
+    radius = a.radius
+    if radius is None:
+        params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+        radius = int(params["dedup"]["phash_radius"])
+    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
+        q = bench_hashing_and_quality(a.posts, a.workers, Path(tmp))
+    s = bench_search(a.codes, radius, a.workers, a.brute_queries)
+    qo, qp = q["quality_ours"], q["quality_peer"]
+    print(f"(a) hashing {q['files']} files, {a.workers} workers: ours {q['hash_ours_s']:.1f} s "
+          f"({q['ours_img_per_s']:.0f} img/s), imagededup PHash {q['hash_peer_s']:.1f} s "
+          f"({q['peer_img_per_s']:.0f} img/s, {q['peer_encoded']} encoded): {q['hash_speedup']:.1f}x")
+    print(f"(b) all pairs within {radius} bits of {s['codes']:,} codes ({s['distinct']:,} distinct), "
+          f"{s['threads']} threads: ours {s['ours_s']:.1f} s, {s['pairs']:,} pairs, planted pairs "
+          f"{s['planted_pairs'] - s['planted_missed']:,}/{s['planted_pairs']:,} found; brute force (faiss flat) "
+          f"{s['brute_all_s']:.0f} s (timed on {s['brute_queries']:,} queries, scaled; "
+          f"{s['brute_disagreements']} disagreements) = {s['brute_all_s'] / s['ours_s']:.0f}x; "
+          f"faiss IndexBinaryMultiHash {s['multihash_all_s']:.0f} s (scaled from {s['multihash_queries']:,})")
+    print(f"(c) pair precision / recall on {q['evaluated_posts']} decodable posts of {q['posts']}: "
+          f"ours {qo['precision']:.3f} / {qo['recall']:.3f} ({qo['correct_pairs']}/{qo['predicted_pairs']} "
+          f"predicted, {qo['true_pairs']} true); imagededup PHash (threshold 10) {qp['precision']:.3f} / "
+          f"{qp['recall']:.3f} ({qp['correct_pairs']}/{qp['predicted_pairs']} predicted)")
+    print(json.dumps({"hashing_quality": q, "search": s}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
