@@ -64,6 +64,9 @@ class StorePipeline:
         self.cfg: CrawlConfig = crawler.settings["LINECOLOR_CRAWL"]
         self.raw_dir = Path(crawler.settings["LINECOLOR_RAW_DIR"])
         self.inflight: dict[str, asyncio.Future] = {}
+        # Fewer file downloads in flight than the downloader's concurrency: the next API page never waits
+        # behind a whole page of files (Scrapy holds new requests while the downloader is full).
+        self.slots = asyncio.Semaphore(max(1, self.cfg.concurrency - 1))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -113,7 +116,8 @@ class StorePipeline:
                 "download_maxsize": self.cfg.max_file_bytes, "dont_redirect": True,
                 "handle_httpstatus_all": True, "linecolor_kind": "file"})
             try:
-                response = await self.crawler.engine.download_async(request)
+                async with self.slots:
+                    response = await self.crawler.engine.download_async(request)
             except DownloadCancelledError:
                 return "rejected", "too_large", None
             except IgnoreRequest as exc:

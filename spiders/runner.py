@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ def run_crawl(cfg: CrawlConfig, base_url: str, raw_dir: Path | str, metrics_path
     crawler = process.create_crawler(SafebooruSpider)
     t0 = time.monotonic()
     process.crawl(crawler, config=cfg, base_url=base_url, raw_dir=str(raw_dir))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_no_tracebacks)
     process.start()
     elapsed = time.monotonic() - t0
     spider: SafebooruSpider = crawler.spider
@@ -55,6 +58,13 @@ def run_crawl(cfg: CrawlConfig, base_url: str, raw_dir: Path | str, metrics_path
     if metrics_path is not None:
         atomic_write_text(metrics_path, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def _no_tracebacks(record: logging.LogRecord) -> bool:
+    """Scrapy's download errors as one line each: what failed is in the message, not in a traceback."""
+    if record.name.startswith("scrapy") and record.exc_info:
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def summarise(manifest: Path, stats: dict[str, Any], elapsed: float) -> dict[str, Any]:
