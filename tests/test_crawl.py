@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,41 @@ def test_kill_nine_and_resume_equals_an_uninterrupted_crawl(tmp_path, corpus):
         assert not again
     counts = image_requests(booru)
     assert sum(n - 1 for n in counts.values()) <= len(kills) * over["concurrency"]  # only in-flight ones at a kill
+
+
+def test_dvc_repro_crawl_with_the_default_sample_source(tmp_path, corpus):
+    """`dvc repro crawl` in a fresh git+dvc repo: the stage starts the sample booru itself."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    for d in ("pipeline", "spiders", "stages"):
+        shutil.copytree(ROOT / d, repo / d, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / ".venv").symlink_to(ROOT / ".venv")
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"crawl": stages["crawl"]}}))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = {"samplebooru": {"seed": 0, "posts": len(corpus)}, "crawl": {**params["crawl"], "sample_rate": 0}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    (repo / ".gitignore").write_text(".venv\n__pycache__/\n")
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+
+    def sh(*cmd: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=180, env=env)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return proc
+
+    dvc = str(ROOT / ".venv" / "bin" / "dvc")
+    sh("git", "init", "-q")
+    sh(dvc, "init", "-q")
+    first = sh(dvc, "repro", "crawl")
+    assert "crawl: run 1:" in first.stdout
+    df = manifest(repo / "data" / "raw")
+    queries = [q["tags"] for q in params["crawl"]["queries"]]
+    assert set(df["query"]) == set(queries) and (df.status != "failed").all() and (df.status == "ok").sum() > 100
+    check_store(repo / "data" / "raw", df)
+    metrics = json.loads((repo / "metrics" / "crawl.json").read_text())
+    assert metrics["ok"] == (df.status == "ok").sum() and metrics["complete"]
+    assert "didn't change" in sh(dvc, "repro", "crawl").stdout
+    again = sh(dvc, "repro", "-f", "crawl")  # a forced re-run is incremental: nothing new, nothing fetched
+    assert "0 files fetched" in again.stdout
+    assert manifest(repo / "data" / "raw").equals(df)
