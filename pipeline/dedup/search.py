@@ -145,28 +145,34 @@ def _mih_table(codes: np.ndarray, radius: int, start: int, width: int, masks: li
         ok = d <= radius
         return order[a[ok]], order[b[ok]], d[ok]
 
+    upper = bounds[1:]  # bucket k is [bounds[k], upper[k])
+
     def flipped(mask: int):
         low = (mask & -mask).bit_length() - 1  # take each pair from the side whose key has this bit clear
         q = ckeys[low] ^ np.int32(mask)
         lo = bounds[q]
-        c = bounds[q + 1] - lo
+        c = upper[q] - lo
         hit = np.flatnonzero(c)
         if not len(hit):
             return None
-        c, lo, qi = c[hit], lo[hit], clear[low][hit]
-        one = c == 1
-        # buckets of one code (the common case at ~log2(n) bits per chunk): no expansion needed
-        i1, j1 = qi[one], lo[one]
-        many = np.flatnonzero(~one)
-        if len(many):
-            cm, lm = c[many], lo[many]
-            rep = np.repeat(np.arange(len(many)), cm)
-            offs = np.arange(len(rep)) - np.repeat(np.cumsum(cm) - cm, cm)
-            i1 = np.concatenate([i1, qi[many][rep]])
-            j1 = np.concatenate([j1, lm[rep] + offs])
-        d = popcount64(ocodes[i1] ^ ocodes[j1])
-        ok = d <= radius
-        return order[i1[ok]], order[j1[ok]], d[ok]
+        lo, c, qi = lo[hit], c[hit], clear[low][hit]
+        qc = ocodes[qi]
+        found = []
+        k = 0
+        while True:  # the k-th code of every bucket still that long: buckets hold ~0.5 codes on average
+            d = np.bitwise_count(qc ^ ocodes[lo + k])
+            ok = np.flatnonzero(d <= radius)
+            if len(ok):
+                found.append((qi[ok], lo[ok] + k, d[ok]))
+            more = np.flatnonzero(c > k + 1)
+            if not len(more):
+                break
+            lo, c, qi, qc = lo[more], c[more], qi[more], qc[more]
+            k += 1
+        if not found:
+            return None
+        i, j, d = (np.concatenate(x) for x in zip(*found, strict=True))
+        return order[i], order[j], d.astype(np.int64)
 
     jobs = [same_key] + [(lambda mk=mk: flipped(mk)) for mk in masks[1:]]
     runs = pool.map(lambda job: job(), jobs) if pool is not None else (job() for job in jobs)
