@@ -226,16 +226,22 @@ def test_kill_nine_and_resume_equals_an_uninterrupted_crawl(tmp_path, corpus):
         raw = tmp_path / "raw"
         rng = random.Random(7)
         kills = []
-        for _ in range(4):
+        for _ in range(5):
             child = subprocess.Popen(crawl_cmd(params, raw, tmp_path / "m.json"), cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.0, 3.0))  # interpreter start is ~1 s of it
+            # a random point of the crawl: after a random number of further file requests (or at a random
+            # time, which may fall in start-up or listing), whatever the machine's load
+            target = sum(image_requests(booru).values()) + rng.randint(1, 45)
+            deadline = time.time() + (rng.uniform(0.5, 2.0) if rng.random() < 0.25 else 60)
+            while time.time() < deadline and child.poll() is None and sum(image_requests(booru).values()) < target:
+                time.sleep(0.005)
             os.kill(child.pid, signal.SIGKILL)
             child.wait()
             kills.append((time.time(), set(store_files(raw)) if raw.exists() else set()))
         proc = subprocess.run(crawl_cmd(params, raw, tmp_path / "m.json"), cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        assert json.loads((tmp_path / "m.json").read_text())["resumed"], "the last run must finish a killed one"
         log = list(booru.requests)
     ref, got = manifest(ref_raw), manifest(raw)
     cols = [c for c in ref.columns if c != "fetched_at"]
