@@ -209,6 +209,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--radius", type=int, default=None, help="default: params.yaml dedup.phash_radius")
     ap.add_argument("--brute-queries", type=int, default=50_000)
+    ap.add_argument("--search-only", action="store_true", help="run (b) alone")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--peer-out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -221,19 +222,21 @@ def main() -> None:
     if radius is None:
         params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
         radius = int(params["dedup"]["phash_radius"])
-    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
-        q = bench_hashing_and_quality(a.posts, a.workers, Path(tmp))
     s = bench_search(a.codes, radius, a.workers, a.brute_queries)
-    qo, qp = q["quality_ours"], q["quality_peer"]
-    print(f"(a) hashing {q['files']} files, {a.workers} workers: ours {q['hash_ours_s']:.1f} s "
-          f"({q['ours_img_per_s']:.0f} img/s), imagededup PHash {q['hash_peer_s']:.1f} s "
-          f"({q['peer_img_per_s']:.0f} img/s, {q['peer_encoded']} encoded): {q['hash_speedup']:.1f}x")
     print(f"(b) all pairs within {radius} bits of {s['codes']:,} codes ({s['distinct']:,} distinct), "
           f"{s['threads']} threads: ours {s['ours_s']:.1f} s, {s['pairs']:,} pairs, planted pairs "
           f"{s['planted_pairs'] - s['planted_missed']:,}/{s['planted_pairs']:,} found; brute force (faiss flat) "
           f"{s['brute_all_s']:.0f} s (timed on {s['brute_queries']:,} queries, scaled; "
           f"{s['brute_disagreements']} disagreements) = {s['brute_all_s'] / s['ours_s']:.0f}x; "
           f"faiss IndexBinaryMultiHash {s['multihash_all_s']:.0f} s (scaled from {s['multihash_queries']:,})")
+    if a.search_only:
+        return
+    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
+        q = bench_hashing_and_quality(a.posts, a.workers, Path(tmp))
+    qo, qp = q["quality_ours"], q["quality_peer"]
+    print(f"(a) hashing {q['files']} files, {a.workers} workers: ours {q['hash_ours_s']:.1f} s "
+          f"({q['ours_img_per_s']:.0f} img/s), imagededup PHash {q['hash_peer_s']:.1f} s "
+          f"({q['peer_img_per_s']:.0f} img/s, {q['peer_encoded']} encoded): {q['hash_speedup']:.1f}x")
     print(f"(c) pair precision / recall on {q['evaluated_posts']} decodable posts of {q['posts']}: "
           f"ours {qo['precision']:.3f} / {qo['recall']:.3f} ({qo['correct_pairs']}/{qo['predicted_pairs']} "
           f"predicted, {qo['true_pairs']} true); imagededup PHash (threshold 10) {qp['precision']:.3f} / "
