@@ -30,7 +30,7 @@ from PIL import Image
 
 from pipeline.samplebooru.spec import CAST_BY_NAME, Character, PostSpec, Scene
 
-RENDER_VERSION = 5
+RENDER_VERSION = 7
 
 INK = (28, 22, 34)
 PAPER = (255, 255, 255)
@@ -464,7 +464,7 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
             if closed:
                 cv.arc(P(ex, ey - 0.02), (eye_w[0] * u, 0.05 * u), 200, 340, max(dw, 0.03 * u))
                 continue
-            white = new((255, 255, 255), receive=False, casts=False, inner=dw)
+            white = new((255, 255, 255), receive=False, casts=False, inner=0)  # no line under the eye
             cv.ellipse(white, P(ex, ey), (eye_w[0] * u, eye_w[1] * u))
             ir = new(ch.eye_rgb, receive=False, casts=False, inner=dw)
             cv.ellipse(ir, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u))
@@ -475,6 +475,7 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
             cv.ellipse(new((255, 255, 255), receive=False, casts=False, inner=0),
                        P(ex - 0.03 + s * 0.01, ey - 0.03), (0.026 * u, 0.026 * u))
             cv.arc(P(ex, ey), (eye_w[0] * u * 1.08, eye_w[1] * u * 1.05), 190, 350, max(ow, 0.035 * u))
+            cv.arc(P(ex, ey), (eye_w[0] * u * 0.75, eye_w[1] * u * 1.02), 65, 115, dw)
             if girl:
                 cv.stroke(pts([(ex + s * 0.12, ey - 0.06), (ex + s * 0.18, ey - 0.1)]), max(dw, 0.02 * u))
         # mouth and nose
@@ -556,7 +557,7 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
 
     # A detailed scene has big objects and a horizon: fewer of them just past the "simple" threshold
     # keeps the measured clutter continuous across the background kinds.
-    ramp = float(np.clip(0.45 + (clutter - 0.35) / 0.3 * 0.55, 0.45, 1.0)) if kind == "detailed" else 1.0
+    ramp = float(np.clip(0.3 + (clutter - 0.35) / 0.35 * 0.7, 0.3, 1.0)) if kind == "detailed" else 1.0
     n_obj = int(round(90 * clutter ** 1.7 * ramp))
     n_lines = int(round(420 * clutter ** 2.2 * ramp))
     theme = str(rs.choice(["outdoor", "indoor", "city"]))
@@ -585,6 +586,28 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
             cv.rect(floor, -5, horizon, W + 5, H + 5)
 
     s = min(W, H)
+    # Texture lines first (objects in front erase them): grass tufts, paving, grain, sparkles.
+    for _ in range(n_lines):
+        x = float(rv.uniform(0, W))
+        ln = s * float(rv.uniform(0.012, 0.05))
+        if kind == "detailed" and theme == "city":  # paving joints and road markings
+            y = float(rv.uniform(horizon, H))
+            cv.stroke([(x, y), (x + ln * 2.5, y)], lw)
+            cv.stroke([(x, y), (x - ln * 0.6, y + ln * 0.8)], lw)
+        elif kind == "detailed" and theme == "outdoor":
+            y = float(rv.uniform(horizon, H))
+            for a in (-0.5, 0.0, 0.45):
+                cv.stroke([(x, y), (x + ln * math.sin(a), y - ln * math.cos(a))], lw)
+        elif kind == "detailed":
+            y = float(rv.uniform(0, H))
+            if y > horizon:
+                cv.stroke([(x, y), (x + ln * 2, y + ln * 0.1)], lw)
+            else:
+                cv.stroke([(x, y), (x, y + ln * 1.5)], lw)
+        else:
+            y = float(rv.uniform(0, H))
+            cv.stroke([(x - ln / 2, y), (x + ln / 2, y)], lw)
+            cv.stroke([(x, y - ln / 2), (x, y + ln / 2)], lw)
     objs = []
     for _ in range(n_obj):
         objs.append((float(rv.uniform(0.0, 1.0)), float(rv.uniform(-0.05, 1.05)) * W))
@@ -626,28 +649,6 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
                 _plant(cv, new, rv, x, y, size * 0.8)
             else:
                 _frame(cv, new, rv, x, horizon * float(rv.uniform(0.15, 0.6)), size * 0.7)
-    # Hatching and texture lines: grass tufts on the ground, grain on floors, sparkles on plain grounds.
-    for _ in range(n_lines):
-        x = float(rv.uniform(0, W))
-        ln = s * float(rv.uniform(0.012, 0.05))
-        if kind == "detailed" and theme == "city":  # paving joints and road markings
-            y = float(rv.uniform(horizon, H))
-            cv.stroke([(x, y), (x + ln * 2.5, y)], lw)
-            cv.stroke([(x, y), (x - ln * 0.6, y + ln * 0.8)], lw)
-        elif kind == "detailed" and theme == "outdoor":
-            y = float(rv.uniform(horizon, H))
-            for a in (-0.5, 0.0, 0.45):
-                cv.stroke([(x, y), (x + ln * math.sin(a), y - ln * math.cos(a))], lw)
-        elif kind == "detailed":
-            y = float(rv.uniform(0, H))
-            if y > horizon:
-                cv.stroke([(x, y), (x + ln * 2, y + ln * 0.1)], lw)
-            else:
-                cv.stroke([(x, y), (x, y + ln * 1.5)], lw)
-        else:
-            y = float(rv.uniform(0, H))
-            cv.stroke([(x - ln / 2, y), (x + ln / 2, y)], lw)
-            cv.stroke([(x, y - ln / 2), (x, y + ln / 2)], lw)
 
 
 def _prop_small(cv, new, rv, x, y, r, pick):
