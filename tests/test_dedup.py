@@ -155,9 +155,11 @@ def test_resume_rehashes_only_missing_shards_and_research_needs_no_pixels(raw, r
     (shards / ".tmp-half-written.parquet").write_bytes(b"junk")
     before = {f: f.stat().st_mtime_ns for f in files if f != killed}
     second = hash_posts(posts, raw, shards, shard_size=100, workers=1, progress=False)
-    assert killed.exists()
+    assert killed.exists() and not (shards / ".tmp-half-written.parquet").exists()
     assert {f: f.stat().st_mtime_ns for f in before} == before  # finished shards were not redone
     pd.testing.assert_frame_equal(first, second)
+    hash_posts(posts.iloc[:150], raw, shards, shard_size=100, workers=1, progress=False)
+    assert len(list(shards.glob("*.parquet"))) == 2  # a new input's shards replace the old input's
     # saved hashes re-search under a new threshold without the image files
     hashes = read_manifest(result / "dedup/hashes.parquet", DEDUP_HASHES)
     moved = tmp_path / "gone"

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from pipeline.dedup.hashing import HASH_VERSION, hash_file
 from pipeline.manifest import DEDUP_HASHES, to_table
-from pipeline.store import atomic_path
+from pipeline.store import atomic_path, clean_temp_files
 
 HASH_COLUMNS = DEDUP_HASHES.names
 
@@ -85,6 +85,9 @@ def hash_store(files: list[tuple[str, str]], raw_dir: Path | str, shard_dir: Pat
         bar.close()
         if pool is not None:
             pool.shutdown()
+    for stale in stale_shards(shard_dir, names):  # shards of an earlier input: never read again
+        stale.unlink()
+    clean_temp_files(shard_dir)  # what a killed writer left behind
     if not frames:
         return pd.DataFrame(columns=HASH_COLUMNS)
     return pd.concat(frames, ignore_index=True).sort_values("md5", kind="stable").reset_index(drop=True)
