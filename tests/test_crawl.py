@@ -37,6 +37,7 @@ def crawl_cmd(params: Path, raw: Path, metrics: Path) -> list[str]:
 
 def run_crawl(tmp: Path, source: str, queries: list[dict[str, Any]], raw: Path | None = None,
               timeout: float = 120, **over: Any) -> tuple[subprocess.CompletedProcess, Path]:
+    tmp.mkdir(parents=True, exist_ok=True)
     raw = raw or tmp / "raw"
     params = write_params(tmp, source, queries, **over)
     proc = subprocess.run(crawl_cmd(params, raw, tmp / "metrics.json"), cwd=ROOT, capture_output=True,
@@ -190,7 +191,7 @@ def test_rate_is_never_exceeded_and_retry_after_is_obeyed(tmp_path, corpus):
     # a server that allows 4 req/s answers 429 + Retry-After: 1 above that; we ask 10 req/s
     with SampleBooru(corpus, faults="ratelimit", seed=3, rate=4) as booru:
         proc, raw = run_crawl(tmp_path / "b", booru.url, [{"tags": TAG, "max_posts": 30}], rate=10, concurrency=4,
-                              raw=tmp_path / "b" / "raw") if (tmp_path / "b").mkdir() is None else (None, None)
+                              raw=tmp_path / "b" / "raw")
         assert proc.returncode == 0, proc.stderr[-3000:]
         log = sorted(booru.requests, key=lambda r: r.t)
     limited = [r.t for r in log if r.status in (429, 503)]
@@ -218,8 +219,7 @@ def test_kill_nine_and_resume_equals_an_uninterrupted_crawl(tmp_path, corpus):
     queries = [{"tags": TAG}, {"tags": "short_hair", "max_posts": 60}]
     over = {"rate": 60, "concurrency": 4}
     with SampleBooru(corpus) as booru:
-        proc, ref_raw = run_crawl(tmp_path / "ref", booru.url, queries, raw=tmp_path / "ref" / "raw", **over) \
-            if (tmp_path / "ref").mkdir() is None else (None, None)
+        proc, ref_raw = run_crawl(tmp_path / "ref", booru.url, queries, raw=tmp_path / "ref" / "raw", **over)
         assert proc.returncode == 0, proc.stderr[-3000:]
         booru.reset_log()
         params = write_params(tmp_path, booru.url, queries, **over)
@@ -299,3 +299,16 @@ def test_dvc_repro_crawl_with_the_default_sample_source(tmp_path, corpus):
     again = sh(dvc, "repro", "-f", "crawl")  # a forced re-run is incremental: nothing new, nothing fetched
     assert "0 files fetched" in again.stdout
     assert manifest(repo / "data" / "raw").equals(df)
+
+
+def test_robots_txt_is_obeyed(tmp_path, corpus):
+    with SampleBooru(corpus, robots_txt="User-agent: *\nDisallow: /images/\n") as booru:
+        proc, raw = run_crawl(tmp_path, booru.url, [{"tags": TAG, "max_posts": 10}])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert not image_requests(booru)
+    df = manifest(raw)
+    assert len(df) == 10 and set(df.status) == {"rejected"} and set(df.reason) == {"robots"}
+    with SampleBooru(corpus, robots_txt="User-agent: *\nDisallow: /index.php\n") as booru:
+        proc, raw = run_crawl(tmp_path / "b", booru.url, [{"tags": TAG}], raw=tmp_path / "b" / "raw")
+        assert proc.returncode == 2 and "forbidden" in proc.stderr
+        assert [r.kind for r in booru.requests] == ["robots"]
