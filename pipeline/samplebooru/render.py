@@ -322,8 +322,8 @@ def _ellipse_pts(cx, cy, rx, ry, a0, a1, n=24):
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
 
 
-def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, pose: _Pose, group: int,
-                   rng: np.random.Generator) -> None:
+def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, pose: _Pose,
+                   group: int) -> None:
     """A front-facing figure, head top at (cx, top), head height ``u`` pixels, FIGURE_HEADS heads tall."""
     lab = cv.labels
     ow = int(np.clip(round(1 + u * 0.035), 1, 7))
@@ -640,9 +640,9 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
                 _box(cv, new, rv, x, y, size * 0.5)
         else:
             if pick < 0.25:
-                _window(cv, new, rv, x, horizon * float(rv.uniform(0.2, 0.6)), size * 1.2, lw)
+                _window(cv, new, rv, x, horizon * float(rv.uniform(0.2, 0.6)), size * 1.2)
             elif pick < 0.5:
-                _shelf(cv, new, rv, x, horizon, size * 1.5, lw)
+                _shelf(cv, new, rv, x, horizon, size * 1.5)
             elif pick < 0.7:
                 _box(cv, new, rv, x, y, size * 0.6)
             elif pick < 0.85:
@@ -725,7 +725,7 @@ def _box(cv, new, rv, x, y, s):
                                                                (x + s * 0.7, y - s), (x + s / 2, y - s * 0.8)])
 
 
-def _window(cv, new, rv, x, y, s, lw):
+def _window(cv, new, rv, x, y, s):
     frame = new((245, 245, 240))
     cv.rect(frame, x - s / 2, y - s / 2, x + s / 2, y + s / 2)
     pane = new((160, 205, 240), receive=False)
@@ -739,7 +739,7 @@ def _window(cv, new, rv, x, y, s, lw):
                   (x - s * 0.62, y + s * 0.6)])
 
 
-def _shelf(cv, new, rv, x, y, s, lw):
+def _shelf(cv, new, rv, x, y, s):
     wood = new((170, 120, 80))
     cv.rect(wood, x - s / 2, y - s * 1.4, x + s / 2, y)
     inside = new((120, 80, 56))
@@ -812,7 +812,7 @@ def _place(cv: Canvas, chars: tuple[str, ...], char_scale: float, rs, rv, varian
         pose = _pose(rv) if variant else _pose(rs)
         g += 1
         shadow_d[g] = max(1, int(round(u * sc * 0.08)))
-        draw_character(cv, ch, cx, top, u * sc, pose, g, rv)
+        draw_character(cv, ch, cx, top, u * sc, pose, g)
     return g
 
 
