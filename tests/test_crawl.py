@@ -111,6 +111,14 @@ def test_fault_profiles(tmp_path, corpus, faults):
         if faults == "none":  # a well-behaved site: one request per file
             counts = image_requests(booru)
             assert len(counts) == len(expected) and set(counts.values()) == {1}
+        if faults == "badmd5":  # the next run retries what failed, and only that
+            booru.reset_log()
+            proc, raw = run_crawl(tmp_path, booru.url, [{"tags": TAG}])
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            assert set(image_requests(booru)) == {expected[i].image for i in bad}
+            again = manifest(raw)
+            cols = [c for c in df.columns if c != "fetched_at"]
+            pd.testing.assert_frame_equal(again[cols], df[cols])
         broken = [i for i in expected if corpus.truth(i).broken]
         assert all(df.set_index("id").loc[broken, "status"] == "ok")  # broken pictures: bytes kept as published
 
