@@ -584,3 +584,21 @@ def test_cli_ready_line_log_and_sigterm(corpus, tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_latency_delays_every_answer_but_not_concurrent_ones(corpus):
+    """Emulated round trips sleep in the handler: 8 parallel requests take about one latency, not eight."""
+    latency = 0.3
+    p = corpus.posts[0]
+    with SampleBooru(corpus, latency=latency) as slow:
+        url = f"{slow.url}/images/{p.directory}/{p.image}"
+        t0 = time.perf_counter()
+        assert requests.get(url, timeout=10).status_code == 200
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda _: requests.get(url, timeout=10).status_code, range(8)))
+        eight = time.perf_counter() - t0
+    assert codes == [200] * 8
+    assert one >= latency
+    assert eight < 4 * latency  # not 8 x latency: waiting costs no worker

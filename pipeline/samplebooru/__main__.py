@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth-cap", type=int, default=200_000, help="deepest pid*limit answered")
     ap.add_argument("--cache-dir", default=None, help="corpus cache (default ~/.cache/linecolor/samplebooru)")
     ap.add_argument("--log", default=None, help="append one JSON line per request to this file")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="seconds each answer waits, to emulate a real site's round trip (default 0)")
     args = ap.parse_args(argv)
 
     from pipeline.samplebooru.corpus import Corpus
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     booru = SampleBooru(corpus, faults=args.faults, seed=args.seed if args.fault_seed is None else args.fault_seed,
-                        depth_cap=args.depth_cap, rate=args.rate, log=args.log).start(args.port)
+                        depth_cap=args.depth_cap, rate=args.rate, log=args.log,
+                        latency=args.latency).start(args.port)
     try:
         print(f"serving {booru.url}", flush=True)
         while not stop.wait(0.5):

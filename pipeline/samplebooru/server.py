@@ -197,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug must not kill the connection silently
             body = f"<html><body><h1>500 Internal Server Error</h1><pre>{escape(repr(exc))}</pre></body></html>"
             resp = Response(500, body.encode(), "text/html; charset=utf-8", "other")
+        if booru.latency > 0:  # the network round trip and server time of a real site (sleeps, no CPU)
+            time.sleep(booru.latency)
         body = resp.body if not head else b""
         sent = body if resp.truncate_at is None else body[:resp.truncate_at]
         if resp.truncate_at is not None and not head:
@@ -222,13 +224,15 @@ class SampleBooru:
     ``faults``: one of ``PROFILES``; ``seed``: seeds the fault decisions; ``depth_cap``: the deepest
     ``pid * limit`` the API answers; ``robots_txt``: the robots.txt text (default: allow all but /admin/);
     ``rate``: requests/s of the ``ratelimit``/``chaos`` token bucket; ``log``: a file to append one JSON
-    line per request to.
+    line per request to; ``latency``: seconds each answer waits before it goes out, to emulate the
+    round trip to a real site (0 = loopback speed).
     """
 
     def __init__(self, corpus: Corpus, faults: str = "none", seed: int = 0, depth_cap: int = 200_000,
                  robots_txt: str | None = None, rate: float = 20.0, log: str | Path | None = None,
-                 derived_cache_bytes: int = DERIVED_CACHE_BYTES):
+                 derived_cache_bytes: int = DERIVED_CACHE_BYTES, latency: float = 0.0):
         self.corpus = corpus
+        self.latency = latency
         self.faults = Faults(faults, seed, rate=rate)
         self.seed = seed
         self.depth_cap = depth_cap
