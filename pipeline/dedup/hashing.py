@@ -20,6 +20,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import imagecodecs
 import imagehash
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -110,7 +112,13 @@ def open_reduced(data: bytes, max_pixels: int, min_side: int, full: bool = False
     if min(w, h) < min_side:
         raise Unreadable("too_small")
     frames = int(getattr(img, "n_frames", 1) or 1)
-    orientation = img.getexif().get(0x0112, 1)
+    # Pillow's getexif() on a PNG decodes the whole picture to look for an eXIf chunk: skip it when the
+    # chunk name appears nowhere in the bytes (then there is no orientation to honour).
+    orientation = 1 if fmt == "PNG" and b"eXIf" not in data else img.getexif().get(0x0112, 1)
+    if fmt == "PNG" and img.mode in ("RGB", "L") and frames == 1 and orientation == 1:
+        fast = _decode_plain_png(data, w, h)
+        if fast is not None:
+            return fast, fmt, w, h, frames
     if fmt == "JPEG" and not full:
         scale = max(1, min(w, h) // DRAFT_MIN)
         img.draft("L" if img.mode in ("L", "RGB") else img.mode, (max(1, w // scale), max(1, h // scale)))
@@ -128,6 +136,23 @@ def open_reduced(data: bytes, max_pixels: int, min_side: int, full: bool = False
     if orientation != 1:
         img = ImageOps.exif_transpose(img)
     return img, fmt, w, h, frames
+
+
+def _decode_plain_png(data: bytes, w: int, h: int) -> Image.Image | None:
+    """An 8-bit RGB or greyscale PNG through libpng (imagecodecs), as greyscale: about twice Pillow's speed.
+
+    PNG is lossless, so the pixels are the ones Pillow would give; the greyscale conversion (OpenCV's, the
+    same ITU-R 601 weights as Pillow's "L") happens here because every hash is of a greyscale picture
+    anyway, and handing Pillow packed RGB would cost as much as the decode. Anything unexpected returns None
+    and the file goes through Pillow, which then names the reason (truncated, decode_error, ...).
+    """
+    try:
+        arr = imagecodecs.png_decode(data)
+    except Exception:  # noqa: BLE001 - any failure: let Pillow decode it and report
+        return None
+    if arr.dtype != np.uint8 or arr.shape[:2] != (h, w) or (arr.ndim == 3 and arr.shape[2] != 3):
+        return None
+    return Image.fromarray(arr if arr.ndim == 2 else cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY), "L")
 
 
 class Unreadable(Exception):
