@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint contact-sheet clean-data
+.PHONY: install demo test lint contact-sheet
 
 install: $(STAMP)
 
