@@ -14,6 +14,7 @@ import pandas as pd
 from pipeline import report as html
 from pipeline.dedup.cluster import KEEP_ORDER, SearchParams, dedup
 from pipeline.dedup.evaluate import pair_scores
+from pipeline.dedup.hashing import THUMB_SIZE
 from pipeline.dedup.shards import hash_store
 
 __all__ = ["KEEP_ORDER", "SearchParams", "dedup", "hash_posts", "metrics", "pair_scores", "report"]
@@ -94,6 +95,6 @@ def report(images: pd.DataFrame, pairs: pd.DataFrame, raw_dir: Path | str, param
             ["pHash distance", "accepted", "rejected"],
             [(int(d), int(hist.loc[d].get(True, 0)), int(hist.loc[d].get(False, 0))) for d in hist.index])))
     intro = (f"A pair is a duplicate when pHash &le; {params.phash_radius} bits (the index search), dHash "
-             f"&le; {params.dhash_radius} bits and the 16x16 thumbnails correlate &ge; {params.min_thumb_corr}. "
+             f"&le; {params.dhash_radius} bits and the {THUMB_SIZE}x{THUMB_SIZE} thumbnails correlate &ge; {params.min_thumb_corr}. "
              f"Kept: first by {' &gt; '.join(KEEP_ORDER)}.")
     return html.page("Dedup report", sections, intro)
