@@ -53,9 +53,11 @@ class JournalPipeline:
         state = spider.state
         if spider.complete:
             state.end_run()
-        if state.posts or spider.complete:
-            write_manifest(build_manifest(state), self.raw_dir / MANIFEST_NAME, RAW_POSTS)
-        state.close()
+        try:
+            if state.posts or spider.complete:
+                write_manifest(build_manifest(state), self.raw_dir / MANIFEST_NAME, RAW_POSTS)
+        finally:
+            state.close()  # flush and fsync the journal even if the manifest could not be written
 
 
 class StorePipeline:
@@ -83,8 +85,10 @@ class StorePipeline:
         state = self.crawler.spider.state
         relpath = image_relpath(post["md5"], post["ext"])
         dest = self.raw_dir / relpath
-        if relpath in self.inflight:  # same bytes for another post: fetch once
-            await asyncio.shield(self.inflight[relpath])
+        # Same bytes for another post: wait for that download. If it failed, the waiters try again one at a
+        # time (a loop, since another waiter may have started a download meanwhile).
+        while (pending := self.inflight.get(relpath)) is not None:
+            await asyncio.shield(pending)
         if dest.exists():  # written only after its md5 was checked
             self.crawler.stats.inc_value("crawl/files_existing")
             state.record_file(post["id"], "ok", "", relpath, dest.stat().st_size)
@@ -94,7 +98,8 @@ class StorePipeline:
             status, reason, size = await self._download(post, dest)
         finally:
             fut.set_result(None)
-            del self.inflight[relpath]
+            if self.inflight.get(relpath) is fut:
+                del self.inflight[relpath]
         stats = self.crawler.stats
         if status == "ok":
             stats.inc_value("crawl/files_fetched")

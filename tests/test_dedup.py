@@ -170,3 +170,18 @@ def test_resume_rehashes_only_missing_shards_and_research_needs_no_pixels(raw, r
     finally:
         shutil.move(moved, raw / "images")
     assert (strict["cluster_size"] > 1).sum() < (loose["cluster_size"] > 1).sum()
+
+
+def test_a_file_that_cannot_be_read_gets_a_reason_and_the_run_goes_on(corpus, tmp_path):
+    """An I/O error on one file (here: a folder where the file should be) is a row, not a crash."""
+    ok = [p for p in corpus.posts if corpus.truth(p.id).broken is None][:3]
+    raw = tmp_path / "raw"
+    write_raw(corpus, raw, post_ids=[p.id for p in ok])
+    posts = read_manifest(raw / "posts.parquet", RAW_POSTS)
+    victim = raw / posts["path"].iloc[0]
+    victim.unlink()
+    victim.mkdir()
+    hashes = hash_posts(posts, raw, tmp_path / "shards", workers=2, progress=False)
+    by_md5 = hashes.set_index("md5")
+    assert by_md5.loc[posts["md5"].iloc[0], "reason"] == "read_error"
+    assert (by_md5.drop(index=posts["md5"].iloc[0])["status"] == "ok").all()

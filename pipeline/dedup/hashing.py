@@ -24,7 +24,7 @@ import cv2
 import imagecodecs
 import imagehash
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 HASH_VERSION = 1  # bump when the normalisation or hashes change: it invalidates saved shards
 NORM_SIZE = 64  # the normalised picture the hashes are computed from
@@ -33,6 +33,7 @@ THUMB_SIZE = 12  # the greyscale thumbnail kept for the finer check (144 bytes a
 
 REASONS = {
     "missing": "the file is not in the store",
+    "read_error": "the file is there but could not be read (permissions, I/O error)",
     "not_image": "no image format recognised",
     "truncated": "the file ends before the picture does",
     "decode_error": "the decoder failed on the data",
@@ -180,10 +181,10 @@ def hash_file(path: Path | str, max_pixels: int = 100_000_000, min_side: int = 1
         data = Path(path).read_bytes()
     except FileNotFoundError:
         return HashResult("", "unreadable", "missing", 0, 0, "", False, 0, 0, 0, b"")
+    except OSError:  # one unreadable file gets a reason; it must not stop the run
+        return HashResult("", "unreadable", "read_error", 0, 0, "", False, 0, 0, 0, b"")
     return hash_bytes(data, max_pixels, min_side)
 
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def thumb_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
