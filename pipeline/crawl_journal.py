@@ -176,7 +176,6 @@ class CrawlState:
         return sorted(out, key=lambda p: -p["id"])
 
 
-MANIFEST_EXTRA = ("query", "reason", "listed_at")
 
 
 def build_manifest(state: CrawlState) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from pipeline.crawl import CrawlConfig, parse_retry_after
+from pipeline.crawl import CrawlConfig, host_of, parse_retry_after
 
 logger = logging.getLogger("linecolor.crawl")
 PAUSE_CODES = (429, 503)
@@ -33,7 +33,7 @@ class PoliteMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request) -> None:
-        host = _host(request)
+        host = host_of(request.url)
         wait = self.pause_until.get(host, 0.0) - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -51,7 +51,7 @@ class PoliteMiddleware:
             logger.warning("giving up on %s after %d x HTTP %d (Retry-After %.0fs)", request.url, n + 1,
                            response.status, pause)
             return response
-        self._pause(_host(request), pause)
+        self._pause(host_of(request.url), pause)
         stats.inc_value("crawl/retry_after_waits")
         retry = request.replace(dont_filter=True)
         retry.meta["polite_retries"] = n + 1
@@ -66,8 +66,3 @@ class PoliteMiddleware:
                 # the slot starts its next request at lastseen + delay
                 slot.lastseen = max(slot.lastseen, until - slot.delay)
 
-
-def _host(request: Request) -> str:
-    from urllib.parse import urlsplit
-
-    return (urlsplit(request.url).hostname or "").lower()

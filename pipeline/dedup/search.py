@@ -19,7 +19,7 @@ Two interchangeable back ends compute it:
   probes a hash map per flip and deduplicates candidates per query; kept for cross-checking.
 
 Identical codes are collapsed first, so a thousand copies of one blank picture cost one code, not half a
-million pairs: the pairs returned are between *distinct* codes, and ``groups_of_equal`` lists the rest.
+million pairs: the pairs returned are between *distinct* codes, and ``unique_codes`` maps every input code to its distinct one.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from pipeline.dedup.hashing import HASH_VERSION, hash_file
-from pipeline.manifest import DEDUP_HASHES, to_table
-from pipeline.store import atomic_path, clean_temp_files
+from pipeline.manifest import DEDUP_HASHES, write_manifest
+from pipeline.store import clean_temp_files
 
 HASH_COLUMNS = DEDUP_HASHES.names
 
@@ -77,9 +77,7 @@ def hash_store(files: list[tuple[str, str]], raw_dir: Path | str, shard_dir: Pat
                 rows.append(row)
                 bar.update(1)
             df = pd.DataFrame(rows, columns=HASH_COLUMNS)
-            table = to_table(df, DEDUP_HASHES, sort_by="md5").replace_schema_metadata(None)
-            with atomic_path(path) as tmp:
-                pq.write_table(table, tmp, compression="zstd")
+            write_manifest(df, path, DEDUP_HASHES, sort_by="md5")
             frames.append(df)
     finally:
         bar.close()
