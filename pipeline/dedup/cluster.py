@@ -220,7 +220,9 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
                 first_by_unit[u] = k
     best_edge: dict[int, tuple[int, int, int]] = {}  # unit -> (pHash d, dHash d, neighbour unit)
     acc = cand[cand["accepted"]]
-    unit_min_id = {u: int(min(rows["id"].iat[k] for k in ks)) for u, ks in unit_posts.items()}
+    ids = rows["id"].to_numpy()
+    md5s = rows["md5"].to_numpy()
+    unit_min_id = {u: int(ids[ks].min()) for u, ks in unit_posts.items()}
     for ua, ub, dp, dd in zip(acc["a"].tolist(), acc["b"].tolist(), acc["phash_distance"].tolist(),
                               acc["dhash_distance"].tolist(), strict=True):
         uf.union(first_by_unit[ua], first_by_unit[ub])
@@ -230,7 +232,6 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
                 best_edge[x] = e
     roots = uf.roots()
 
-    ids = rows["id"].to_numpy()
     area = (rows["width"] * rows["height"]).to_numpy()
     score = posts["score"].to_numpy()
     lossless = rows["lossless"].to_numpy()
@@ -265,11 +266,11 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     for k in range(n):
         if not fetched[k] or size[k] == 1:
             continue
-        same_file = [m for m in by_md5[rows["md5"].iat[k]] if m != k and fetched[m]]
+        same_file = [m for m in by_md5[md5s[k]] if m != k and fetched[m]]
         if same_file:
             kind[k], jd[k], jdd[k], jto[k] = "exact", 0, 0, min(ids[m] for m in same_file)
             continue
-        u = unit_of_file[rows["md5"].iat[k]]
+        u = unit_of_file[md5s[k]]
         same_unit = [m for m in unit_posts[u] if m != k]
         if same_unit:
             kind[k], jd[k], jdd[k], jto[k] = "same_hash", 0, 0, min(ids[m] for m in same_unit)
