@@ -32,6 +32,7 @@ Faults (``faults=``, see ``faults.PROFILES``) are reproducible from ``seed``. Th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -112,6 +113,7 @@ class Response:
     truncate_at: int | None = None  # send this many body bytes then close
 
 
+@functools.lru_cache(maxsize=65536)
 def format_created_at(ts: int) -> str:
     """``Fri Mar 18 03:02:02 +0100 2022`` (``%a %b %d %H:%M:%S %z %Y`` in the C locale)."""
     d = dt.datetime.fromtimestamp(ts, _TZ)
@@ -119,11 +121,17 @@ def format_created_at(ts: int) -> str:
             f"{d.year}")
 
 
+@functools.lru_cache(maxsize=1 << 18)  # pure in the id, asked for every post of every page
 def _post_quirks(post_id: int) -> tuple[bool, bool, bool]:
     """Per-post data quirks of the site: (``//`` in URLs, ``?{id}`` on file_url, directory as a string)."""
     h = hashlib.md5(f"samplebooru-quirks:{post_id}".encode()).digest()
     variant = h[0] % 10
     return variant in (0, 2), variant in (1, 2), h[1] % 10 == 0
+
+
+@functools.cache
+def _creator_id(owner: str) -> int:
+    return int(hashlib.md5(owner.encode()).hexdigest()[:5], 16)
 
 
 def _int(value: str | None, default: int) -> int:
@@ -469,7 +477,7 @@ class SampleBooru:
             ("parent_id", p.parent_id or ""), ("sample_url", sample_url), ("sample_width", sw),
             ("sample_height", sh), ("preview_url", preview_url), ("rating", rating_class(p.rating) or "s"),
             ("tags", f" {' '.join(p.tags)} "), ("id", p.id), ("width", p.width), ("change", p.change),
-            ("md5", p.md5), ("creator_id", int(hashlib.md5(p.owner.encode()).hexdigest()[:5], 16)),
+            ("md5", p.md5), ("creator_id", _creator_id(p.owner)),
             ("has_children", str(p.has_children).lower()), ("created_at", format_created_at(p.created_at)),
             ("status", p.status), ("source", p.source), ("has_notes", str(p.has_notes).lower()),
             ("has_comments", str(p.comment_count > 0).lower()), ("preview_width", pw), ("preview_height", ph),
