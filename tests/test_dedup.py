@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.dedup import SearchParams, dedup, hash_posts, pair_scores
-from pipeline.dedup.hashing import hash_bytes
+from pipeline.dedup.hashing import hash_bytes, normalise, open_reduced
 from pipeline.dedup.search import hamming
 from pipeline.manifest import DEDUP, DEDUP_HASHES, RAW_POSTS, read_manifest
 from pipeline.samplebooru.materialize import write_raw
@@ -142,6 +142,22 @@ def test_png_and_jpeg_copies_hash_alike_and_draft_decoding_matches_full(corpus):
     radius = SearchParams().phash_radius  # copies must land inside the search radius, with room to spare
     assert max(converted) < radius and max(draft) < radius
     assert np.mean(converted) <= 2.0 and np.mean(draft) <= 2.0
+
+
+def test_fast_png_decoding_gives_pillows_pixels(corpus):
+    """Plain 8-bit PNGs take libspng, the rest Pillow: every kind must normalise to the same picture."""
+    pngs = [p for p in corpus.posts if p.ext == "png" and corpus.truth(p.id).broken is None][:6]
+    assert len(pngs) == 6
+    for k, p in enumerate(pngs):
+        rgb = Image.open(io.BytesIO(corpus.file_bytes(p.id))).convert("RGB")
+        kinds = {"RGB": rgb, "L": rgb.convert("L"), "RGBA": rgb.convert("RGBA"), "P": rgb.quantize(64)}
+        for mode, img in kinds.items():
+            buf = io.BytesIO()
+            img.save(buf, "PNG", optimize=False, interlace=bool(k % 2))  # Adam7 on every other post
+            data = buf.getvalue()
+            fast = np.asarray(normalise(open_reduced(data, 10**8, 16)[0]), np.int16)
+            ref = np.asarray(normalise(Image.open(io.BytesIO(data)).convert("L")), np.int16)
+            assert np.abs(fast - ref).max() <= 1, (p.id, mode)  # 601 weights; OpenCV and Pillow round apart
 
 
 def test_resume_rehashes_only_missing_shards_and_research_needs_no_pixels(raw, result, tmp_path):
