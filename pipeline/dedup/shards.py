@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from pipeline.dedup.hashing import HASH_VERSION, hash_file
+from pipeline.dedup.hashing import HASH_VERSION, hash_file, warm_up
 from pipeline.manifest import DEDUP_HASHES, write_manifest
 from pipeline.store import clean_temp_files
 
@@ -63,7 +63,10 @@ def hash_store(files: list[tuple[str, str]], raw_dir: Path | str, shard_dir: Pat
     bar = tqdm(total=len(files), desc="dedup: hashing", unit="img", file=sys.stderr, disable=not progress,
                mininterval=1.0)
     fn = partial(_hash_one, raw_dir=str(raw_dir), max_pixels=max_pixels, min_side=min_side)
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool = None
+    if workers > 1 and not all((shard_dir / name).exists() for name in names):
+        warm_up()  # before the fork: the workers inherit what it loaded
+        pool = ProcessPoolExecutor(workers)
     try:
         for items, name in zip(shards, names, strict=True):
             path = shard_dir / name
