@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from pipeline.dedup.cluster import UnionFind
+from pipeline.dedup.cluster import SearchParams, UnionFind, dedup
 from pipeline.dedup.search import brute_force_pairs, near_pairs, plan_for, unique_codes
 
 DEFAULT_RADIUS = 8  # params.yaml dedup.phash_radius
@@ -69,3 +70,60 @@ def test_union_find_roots_are_smallest_members():
     for a, b in [(4, 5), (5, 2), (0, 1)]:
         uf.union(a, b)
     assert uf.roots().tolist() == [0, 0, 2, 3, 2, 2]
+
+
+def test_clustering_invariants_on_synthetic_hashes_with_planted_copies():
+    """dedup() from hashes alone, on 6,000 posts: exact copies, near copies, families, unreadable files."""
+    rng = np.random.default_rng(7)
+    nf, centres = 5000, 400
+    ph = rng.integers(0, 2**63, nf, dtype=np.int64).astype(np.uint64)
+    dh = rng.integers(0, 2**63, nf, dtype=np.int64).astype(np.uint64)
+    th = rng.integers(0, 256, (nf, 144), dtype=np.uint8)
+    near = np.arange(nf - centres, nf)  # the last files re-upload the first ones with a few bits flipped
+    ph[near] = ph[:centres] ^ np.uint64(0b1011)
+    dh[near] = dh[:centres] ^ np.uint64(1)
+    th[near] = th[:centres]
+    md5 = [f"{k:032x}" for k in range(nf)]
+    hashes = pd.DataFrame({
+        "md5": md5, "path": md5, "exact_hash": md5, "status": "ok", "reason": "",
+        "width": rng.integers(100, 900, nf), "height": 500, "format": "JPEG", "lossless": rng.random(nf) < 0.3,
+        "frames": 1, "phash": [f"{c:016x}" for c in ph.tolist()], "dhash": [f"{c:016x}" for c in dh.tolist()],
+        "thumb": [t.tobytes() for t in th]})
+    hashes.loc[near, "width"] = hashes.loc[:centres - 1, "width"].to_numpy()  # same aspect as the original
+    hashes.loc[hashes.index[5:nf - centres:50], ["status", "reason", "phash", "dhash"]] = ["unreadable",
+                                                                                         "truncated", "", ""]
+    post_md5 = md5 + [md5[k] for k in rng.integers(0, nf, 1000)]  # 1,000 exact copies
+    n = len(post_md5)
+    posts = pd.DataFrame({"id": rng.permutation(n) + 1, "md5": post_md5, "path": post_md5, "status": "ok",
+                          "reason": "", "score": rng.integers(0, 5, n).astype(float),
+                          "parent_id": np.where(rng.random(n) < 0.05, rng.integers(1, n, n), 0)})
+    posts.loc[posts.index[::97], ["status", "reason"]] = ["failed", "http_404"]
+    images, pairs = dedup(posts, hashes, SearchParams())
+
+    assert len(images) == n and images["id"].is_unique and images["id"].is_monotonic_increasing
+    ok = images["status"] == "ok"
+    by_md5 = images[images["status"] != "not_fetched"].groupby("md5")["cluster"].nunique()
+    assert (by_md5 == 1).all()  # every fetched copy of a file sits in one cluster
+    cluster_of = images[ok].groupby("md5")["cluster"].first()
+    joined = [cluster_of[a] == cluster_of[b] for a, b in zip(md5[:centres], md5[nf - centres:], strict=True)
+              if a in cluster_of.index and b in cluster_of.index]
+    assert len(joined) > centres * 0.9 and all(joined)  # each planted re-upload joins its original
+    score = dict(zip(posts["id"], posts["score"], strict=True))
+    assert (images.loc[ok & (images["cluster_size"] == 1), "keep"]).all()
+    for cid, members in images[ok & (images["cluster_size"] > 1)].groupby("cluster"):
+        kept = members[members["keep"]]
+        assert len(kept) == 1 and kept["id"].iloc[0] == cid  # one representative, named by the cluster
+        key = [(-r.width * r.height, not r.lossless, -score[r.id], r.id) for r in members.itertuples()]
+        assert min(key)[3] == cid  # ...the first by KEEP_ORDER
+        rest = members[~members["keep"]]
+        assert rest["joined_to"].isin(members["id"]).all() and set(rest["join_kind"]) <= {"exact", "near",
+                                                                                         "same_hash"}
+        assert (members["cluster_size"] == len(members)).all()
+    assert (images.loc[~ok, "keep"] == False).all()  # noqa: E712
+    assert set(images.loc[images["status"] == "not_fetched", "keep_reason"]) == {"not_fetched"}
+    # split groups never cut a cluster or a family
+    assert (images.groupby("cluster")["split_group"].nunique() == 1).all()
+    assert (images.groupby("family")["split_group"].nunique() == 1).all()
+    children = images[posts.set_index("id").loc[images["id"], "parent_id"].to_numpy() > 0]
+    assert len(children) > 100 and (children["family"] <= children["id"]).all()
+    assert pairs["accepted"].sum() >= centres * 0.9

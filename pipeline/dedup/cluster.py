@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from pipeline.dedup.hashing import THUMB_SIZE, thumb_correlation
 from pipeline.dedup.search import hamming, near_pairs
@@ -141,15 +143,55 @@ def _deciding(a: tuple, b: tuple) -> str:
     return KEEP_ORDER[-1]
 
 
-def families(ids: np.ndarray, parent_ids: np.ndarray) -> dict[int, int]:
+def families(ids: np.ndarray, parent_ids: np.ndarray) -> np.ndarray:
     """Parent/child family of each post: the smallest id (present or referenced) in its component."""
-    nodes = sorted(set(ids.tolist()) | {p for p in parent_ids.tolist() if p})
-    pos = {v: i for i, v in enumerate(nodes)}
-    uf = UnionFind(len(nodes))
-    for i, p in zip(ids.tolist(), parent_ids.tolist(), strict=True):
-        if p:
-            uf.union(pos[i], pos[p])
-    return {i: nodes[uf.find(pos[i])] for i in ids.tolist()}
+    has = parent_ids != 0
+    return _min_node_of_components(np.r_[ids, ids[has]], np.r_[ids, parent_ids[has]])[:len(ids)]
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component labels of nodes ``0..n-1`` joined by the edges ``a[i] - b[i]``."""
+    if n == 0:
+        return np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n)).tocsr()
+    return connected_components(graph, directed=False)[1]
+
+
+def _min_node_of_components(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each edge ``a[i] - b[i]`` between node values: the smallest value in ``a[i]``'s component."""
+    nodes, inv = np.unique(np.r_[a, b], return_inverse=True)
+    labels = _components(len(nodes), inv[:len(a)], inv[len(a):])
+    least = np.full(labels.max() + 1 if len(labels) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(least, labels, nodes)
+    return least[labels[inv[:len(a)]]]
+
+
+def _first_in_group(group: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """For each member: the first (lowest) position with its group value among members; -1 elsewhere."""
+    out = np.full(len(group), -1, np.int64)
+    pos = np.flatnonzero(member)
+    if len(pos):
+        _, first, inv = np.unique(group[pos], return_index=True, return_inverse=True)
+        out[pos] = pos[first][inv.reshape(-1)]
+    return out
+
+
+def _other_min(group: np.ndarray, member: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """For each member: the least id among the *other* members of its group; -1 when it has none."""
+    out = np.full(len(group), -1, np.int64)
+    pos = np.flatnonzero(member)
+    if not len(pos):
+        return out
+    order = pos[np.lexsort((ids[pos], group[pos]))]
+    g = group[order]
+    head = np.r_[True, g[1:] != g[:-1]]
+    start = np.flatnonzero(head)
+    count = np.diff(np.r_[start, len(order)])
+    k = np.cumsum(head) - 1
+    least = ids[order[start]][k]
+    second = ids[order[np.minimum(start + 1, len(order) - 1)]][k]
+    out[order] = np.where(count[k] < 2, -1, np.where(ids[order] == least, second, least))
+    return out
 
 
 def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -160,7 +202,9 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     """
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
     fetched = (posts["status"] == "ok").to_numpy()
-    h = hashes[hashes["md5"].isin(posts.loc[fetched, "md5"])].set_index("md5")  # only files these posts use
+    # only the files these posts use (a hash-table look-up: pandas' isin on Arrow strings loops in Python)
+    used = pd.Index(hashes["md5"].to_numpy(object)).isin(posts.loc[fetched, "md5"].to_numpy(object))
+    h = hashes[used].set_index("md5")
     rows = pd.DataFrame({"id": posts["id"].astype(np.int64), "md5": posts["md5"], "path": posts["path"]})
     hrow = h.reindex(posts["md5"].where(fetched, None))
     hstatus = hrow["status"].fillna("unreadable").to_numpy()
@@ -180,7 +224,6 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     ok_files = h[h["status"] == "ok"].sort_index()
     unit_key = ok_files["phash"] + ok_files["dhash"] + ok_files["thumb"].map(bytes.hex)
     ukeys, file_unit = np.unique(unit_key.to_numpy(), return_inverse=True)
-    unit_of_file = dict(zip(ok_files.index, file_unit.reshape(-1).tolist(), strict=True))
     uph = hex_to_u64([k[:16] for k in ukeys])
     udh = hex_to_u64([k[16:32] for k in ukeys])
     uth = np.frombuffer(bytes.fromhex("".join(k[32:] for k in ukeys)), np.uint8).reshape(-1, THUMB_SIZE**2)
@@ -198,98 +241,77 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     })
     pairs = pairs.sort_values(["md5_a", "md5_b"], kind="stable").reset_index(drop=True)
 
-    # union-find over posts: same file, same unit, accepted unit pairs; unreadable ones by md5 only
+    # clusters: components of posts joined by the same file (fetched), the same unit (readable) and
+    # accepted unit pairs; everything below is whole-array work, so a million posts take seconds
     n = len(rows)
-    uf = UnionFind(n)
-    first_by_md5: dict[str, int] = {}
-    first_by_unit: dict[int, int] = {}
-    unit_posts: dict[int, list[int]] = {}
-    for k, (md5, is_ok, is_fetched) in enumerate(zip(rows["md5"], ok, fetched, strict=True)):
-        if not is_fetched:
-            continue
-        if md5 in first_by_md5:
-            uf.union(first_by_md5[md5], k)
-        else:
-            first_by_md5[md5] = k
-        if is_ok:
-            u = unit_of_file[md5]
-            unit_posts.setdefault(u, []).append(k)
-            if u in first_by_unit:
-                uf.union(first_by_unit[u], k)
-            else:
-                first_by_unit[u] = k
-    best_edge: dict[int, tuple[int, int, int]] = {}  # unit -> (pHash d, dHash d, neighbour unit)
-    acc = cand[cand["accepted"]]
+    idx = np.arange(n)
     ids = rows["id"].to_numpy()
-    md5s = rows["md5"].to_numpy()
-    unit_min_id = {u: int(ids[ks].min()) for u, ks in unit_posts.items()}
-    for ua, ub, dp, dd in zip(acc["a"].tolist(), acc["b"].tolist(), acc["phash_distance"].tolist(),
-                              acc["dhash_distance"].tolist(), strict=True):
-        uf.union(first_by_unit[ua], first_by_unit[ub])
-        for x, y in ((ua, ub), (ub, ua)):
-            e = (dp, dd, unit_min_id[y])
-            if x not in best_edge or e < best_edge[x]:
-                best_edge[x] = e
-    roots = uf.roots()
+    md5_code = pd.factorize(rows["md5"])[0]
+    file_pos = pd.Index(ok_files.index).get_indexer(rows["md5"].where(ok, None))
+    unit = np.where(ok, file_unit.reshape(-1)[np.maximum(file_pos, 0)], -1) if len(ok_files) else np.full(n, -1)
+    first_of_file = _first_in_group(md5_code, fetched)
+    first_of_unit = _first_in_group(unit, ok)
+    unit_first_post = np.zeros(max(len(ukeys), 1), np.int64)
+    unit_first_post[unit[ok]] = first_of_unit[ok]
+    acc = cand[cand["accepted"]]
+    ua, ub = acc["a"].to_numpy(np.int64), acc["b"].to_numpy(np.int64)
+    labels = _components(n, np.concatenate([idx[fetched], idx[ok], unit_first_post[ua]]),
+                         np.concatenate([first_of_file[fetched], first_of_unit[ok], unit_first_post[ub]]))
+    size = np.bincount(labels)[labels]
 
-    area = (rows["width"] * rows["height"]).to_numpy()
-    score = posts["score"].to_numpy()
-    lossless = rows["lossless"].to_numpy()
-    keys = [_keep_key(int(area[k]), bool(lossless[k]), score[k], int(ids[k])) for k in range(n)]
-    cluster = ids.copy()
-    size = np.ones(n, np.int64)
-    keep = ok.copy()
+    # the kept representative: the first of each cluster by KEEP_ORDER
+    area = (rows["width"] * rows["height"]).to_numpy(np.int64)
+    lossless = rows["lossless"].to_numpy(bool)
+    score = posts["score"].fillna(-1).to_numpy(np.int64)
+    order = np.lexsort((ids, -score, ~lossless, -area, labels))
+    head = np.r_[True, labels[order][1:] != labels[order][:-1]]
+    rep = np.empty(n, np.int64)
+    rep[order] = order[np.flatnonzero(head)][np.cumsum(head) - 1]
+    runner_up = np.empty(n, np.int64)  # the second of the cluster (itself for a single post)
+    second = np.flatnonzero(head) + 1
+    second = np.where((second < n) & ~np.r_[head, True][np.minimum(second, n)], second, second - 1)
+    runner_up[order] = order[second][np.cumsum(head) - 1]
+    cluster = ids[rep]
+    multi = size > 1
+    is_rep = rep == idx
+    keep = np.where(multi, is_rep & ok, ok)
     keep_reason = np.where(ok, "unique", np.where(fetched, "unreadable", "not_fetched")).astype(object)
-    for members in pd.Series(np.arange(n)).groupby(roots).groups.values():
-        members = list(members)
-        if len(members) == 1:
-            continue
-        ranked = sorted(members, key=lambda k: keys[k])
-        rep = ranked[0]
-        cluster[members] = ids[rep]
-        size[members] = len(members)
-        if not ok[rep]:  # a cluster of exact copies of an unreadable file: nothing kept
-            continue
-        keep[members] = False
-        keep[rep] = True
-        keep_reason[rep] = _deciding(keys[rep], keys[ranked[1]])
-        for k in ranked[1:]:
-            keep_reason[k] = _deciding(keys[rep], keys[k])
+    other = np.where(is_rep, runner_up, idx)  # the representative against its runner-up, the rest against it
+    judged = multi & ok[rep]
+    keep_reason[judged] = np.select(
+        [area[rep] != area[other], lossless[rep] != lossless[other], score[rep] != score[other]],
+        list(KEEP_ORDER[:3]), KEEP_ORDER[3])[judged]
     rows["cluster"], rows["cluster_size"], rows["keep"], rows["keep_reason"] = cluster, size, keep, keep_reason
 
     # the distance that joined each post: 0 to a copy of the same file or hash, else its best edge
-    kind = np.full(n, "", dtype=object)
-    jd = np.full(n, np.nan)
-    jdd = np.full(n, np.nan)
-    jto = np.full(n, np.nan)
-    by_md5 = rows.groupby("md5").indices
-    for k in range(n):
-        if not fetched[k] or size[k] == 1:
-            continue
-        same_file = [m for m in by_md5[md5s[k]] if m != k and fetched[m]]
-        if same_file:
-            kind[k], jd[k], jdd[k], jto[k] = "exact", 0, 0, min(ids[m] for m in same_file)
-            continue
-        u = unit_of_file[md5s[k]]
-        same_unit = [m for m in unit_posts[u] if m != k]
-        if same_unit:
-            kind[k], jd[k], jdd[k], jto[k] = "same_hash", 0, 0, min(ids[m] for m in same_unit)
-        elif u in best_edge:
-            dp, dd, nb = best_edge[u]
-            kind[k], jd[k], jdd[k], jto[k] = "near", dp, dd, nb
+    same_file = _other_min(md5_code, fetched, ids)
+    same_unit = _other_min(unit, ok, ids)
+    unit_min_id = np.zeros(max(len(ukeys), 1), np.int64)
+    unit_min_id[unit[ok]] = ids[first_of_unit[ok]]  # posts are in id order: the first has the least id
+    x, y = np.r_[ua, ub], np.r_[ub, ua]
+    dp = np.r_[acc["phash_distance"].to_numpy(np.int64), acc["phash_distance"].to_numpy(np.int64)]
+    dd = np.r_[acc["dhash_distance"].to_numpy(np.int64), acc["dhash_distance"].to_numpy(np.int64)]
+    best = np.lexsort((unit_min_id[y], dd, dp, x))
+    best = best[np.r_[True, x[best][1:] != x[best][:-1]]] if len(best) else best
+    edge_dp, edge_dd, edge_to = (np.full(max(len(ukeys), 1), -1, np.int64) for _ in range(3))
+    edge_dp[x[best]], edge_dd[x[best]], edge_to[x[best]] = dp[best], dd[best], unit_min_id[y[best]]
+    u0 = np.maximum(unit, 0)
+    near = ok & (edge_to[u0] >= 0)
+    live = fetched & multi
+    is_exact = live & (same_file >= 0)
+    is_same = live & ~is_exact & (same_unit >= 0)
+    is_near = live & ~is_exact & ~is_same & near
+    kind = np.select([is_exact, is_same, is_near], ["exact", "same_hash", "near"], "").astype(object)
+    zero = np.zeros(n, np.int64)
+    jd = np.select([is_exact | is_same, is_near], [zero, edge_dp[u0]], -1)
+    jdd = np.select([is_exact | is_same, is_near], [zero, edge_dd[u0]], -1)
+    jto = np.select([is_exact, is_same, is_near], [same_file, same_unit, edge_to[u0]], -1)
     rows["join_kind"] = kind
-    rows["join_distance"] = pd.array(np.where(np.isnan(jd), None, jd), dtype="Int64")
-    rows["join_dhash"] = pd.array(np.where(np.isnan(jdd), None, jdd), dtype="Int64")
-    rows["joined_to"] = pd.array(np.where(np.isnan(jto), None, jto), dtype="Int64")
+    for col, v in (("join_distance", jd), ("join_dhash", jdd), ("joined_to", jto)):
+        rows[col] = pd.array(np.where(v >= 0, v, None), dtype="Int64")
 
     fam = families(ids, posts["parent_id"].fillna(0).astype(np.int64).to_numpy())
-    rows["family"] = [fam[i] for i in ids.tolist()]
-    # split groups: clusters and families joined (ids and referenced parents as nodes)
-    nodes = sorted(set(ids.tolist()) | set(fam.values()))
-    pos = {v: i for i, v in enumerate(nodes)}
-    guf = UnionFind(len(nodes))
-    for i, c, f in zip(ids.tolist(), cluster.tolist(), rows["family"].tolist(), strict=True):
-        guf.union(pos[i], pos[c])
-        guf.union(pos[i], pos[f])
-    rows["split_group"] = [nodes[guf.find(pos[i])] for i in ids.tolist()]
+    rows["family"] = fam
+    # split groups: clusters and families joined
+    rows["split_group"] = _min_node_of_components(np.r_[ids, ids], np.r_[cluster, fam])[:n]
     return rows, pairs
