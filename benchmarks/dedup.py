@@ -10,7 +10,8 @@
     our multi-index search, every planted pair checked, next to brute force (faiss's flat binary index)
     and faiss's IndexBinaryMultiHash, both timed on a sample of queries and scaled to all of them
     (``--brute-queries 0`` runs brute force on every query: several minutes);
-(c) pair precision / recall of both tools against the corpus's ground-truth duplicate groups.
+(c) pair precision / recall of both tools against the corpus's ground-truth duplicate groups;
+(d) with ``--cluster-posts N``: the whole of ``dedup()`` from saved hashes (no pixels) on N synthetic files.
 
 imagededup runs in its own process with a stub ``torchvision`` on its PYTHONPATH (its package imports the
 CNN module; only the hashing methods are used). Install the peer with ``pip install -e '.[bench]'`` and
@@ -206,6 +207,42 @@ def bench_search(n: int, radius: int, threads: int, brute_queries: int) -> dict:
     }
 
 
+def synthetic_store(n: int, radius: int, seed: int = 0):
+    """RAW_POSTS-like posts and DEDUP_HASHES rows for ``n`` files with planted near copies (``planted``),
+    5% more posts that share a file, and 3% with a parent: what ``dedup()`` reads, without pixels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    codes, centre, member, _ = planted(n, radius, seed)
+    nf = len(codes)
+    dh = rng.integers(0, 2**63, nf, dtype=np.int64).astype(np.uint64)
+    dh[member] = dh[centre] ^ np.uint64(1)
+    th = rng.integers(0, 256, (nf, 144), dtype=np.uint8)
+    th[member] = th[centre]
+    md5 = np.char.mod("%032x", np.arange(nf))
+    hashes = pd.DataFrame({
+        "md5": md5, "path": md5, "exact_hash": md5, "status": "ok", "reason": "",
+        "width": rng.integers(500, 2000, nf), "height": rng.integers(500, 2000, nf), "format": "JPEG",
+        "lossless": False, "frames": 1, "phash": [f"{c:016x}" for c in codes.tolist()],
+        "dhash": [f"{c:016x}" for c in dh.tolist()], "thumb": [t.tobytes() for t in th]})
+    post_md5 = np.concatenate([md5, md5[rng.integers(0, nf, n // 20)]])
+    k = len(post_md5)
+    posts = pd.DataFrame({"id": np.arange(1, k + 1), "md5": post_md5, "path": post_md5, "status": "ok",
+                          "reason": "", "score": rng.integers(0, 50, k),
+                          "parent_id": np.where(rng.random(k) < 0.03, rng.integers(1, k, k), 0)})
+    return posts, hashes
+
+
+def bench_clustering(n: int, radius: int, threads: int) -> dict:
+    from pipeline.dedup import SearchParams, dedup
+
+    posts, hashes = synthetic_store(n, radius)
+    t = time.perf_counter()
+    images, pairs = dedup(posts, hashes, SearchParams(phash_radius=radius, threads=threads))
+    return {"posts": len(posts), "seconds": time.perf_counter() - t, "pairs": len(pairs),
+            "clustered": int((images["cluster_size"] > 1).sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=1000)
@@ -215,6 +252,8 @@ def main() -> None:
     ap.add_argument("--brute-queries", type=int, default=50_000)
     ap.add_argument("--repeats", type=int, default=3, help="(a): hashing runs of each tool, alternating; medians")
     ap.add_argument("--search-only", action="store_true", help="run (b) alone")
+    ap.add_argument("--cluster-posts", type=int, default=0,
+                    help="(d): time dedup() from saved hashes on this many synthetic files (e.g. 1000000)")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--peer-out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -234,6 +273,10 @@ def main() -> None:
           f"{s['brute_all_s']:.0f} s (timed on {s['brute_queries']:,} queries, scaled; "
           f"{s['brute_disagreements']} disagreements) = {s['brute_all_s'] / s['ours_s']:.0f}x; "
           f"faiss IndexBinaryMultiHash {s['multihash_all_s']:.0f} s (scaled from {s['multihash_queries']:,})")
+    if a.cluster_posts:
+        c = bench_clustering(a.cluster_posts, radius, a.workers)
+        print(f"(d) clustering {c['posts']:,} posts from saved hashes (search, finer check, clusters, keeps, "
+              f"families): {c['seconds']:.1f} s, {c['pairs']:,} candidate pairs, {c['clustered']:,} posts clustered")
     if a.search_only:
         return
     with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
