@@ -132,18 +132,6 @@ def _empty(cols: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: np.zeros(0, dtypes.get(c, np.int64)) for c in cols})
 
 
-def _keep_key(area: int, lossless: bool, score, pid: int) -> tuple:
-    s = -1 if score is None or pd.isna(score) else int(score)
-    return (-area, not lossless, -s, pid)
-
-
-def _deciding(a: tuple, b: tuple) -> str:
-    for name, x, y in zip(KEEP_ORDER, a, b, strict=True):
-        if x != y:
-            return name
-    return KEEP_ORDER[-1]
-
-
 def families(ids: np.ndarray, parent_ids: np.ndarray) -> np.ndarray:
     """Parent/child family of each post: the smallest id (present or referenced) in its component."""
     has = parent_ids != 0
