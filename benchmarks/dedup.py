@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/dedup.py [--posts 1000] [--codes 1000000] [--workers 2]
 
 (a) hashing throughput on the first ``--posts`` sample-corpus files (real sizes): our stage's hashing
-    (draft-mode decode, pHash + dHash + thumbnail, ``--workers`` processes) against imagededup's PHash
+    (JPEG draft-mode decode, PNG scanlines straight to the 64x64 picture in C, pHash + dHash + thumbnail,
+    ``--workers`` processes; the stage's code, shards written) against imagededup's PHash
     ``encode_images`` with the same number of workers; each tool hashes ``--repeats`` times, the two
     alternating so that a slow spell of a shared machine hits both, and the medians are compared;
 (b) all-pairs search over ``--codes`` synthetic 64-bit hashes with planted clusters at the default radius:

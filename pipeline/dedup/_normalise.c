@@ -80,39 +80,98 @@ static inline int paeth(int a, int b, int c) {
     return (pa <= pb) & (pa <= pc) ? a : bc;
 }
 
-#ifdef __SSE2__
+/* SSE2 paths for RGB rows on x86-64; elsewhere, or built with -DNORMALISE_NO_SIMD (the tests build it so
+ * too, to check the plain C against them), the plain C loops do all the work. */
+#if defined(__SSE2__) && !defined(NORMALISE_NO_SIMD)
+#define USE_SSE2 1
 #include <emmintrin.h>
+/* One Paeth step on 16-bit lanes: the decoded samples for left `a`, above `b`, above-left `c` and the
+ * filtered samples `x`. */
+static inline __m128i paeth_step(__m128i a, __m128i b, __m128i c, __m128i x) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i p = _mm_sub_epi16(b, c), q = _mm_sub_epi16(a, c), r = _mm_add_epi16(p, q);
+    __m128i pa = _mm_max_epi16(p, _mm_sub_epi16(zero, p));
+    __m128i pb = _mm_max_epi16(q, _mm_sub_epi16(zero, q));
+    __m128i pc = _mm_max_epi16(r, _mm_sub_epi16(zero, r));
+    __m128i take_c = _mm_cmpgt_epi16(pb, pc);
+    __m128i bc = _mm_or_si128(_mm_andnot_si128(take_c, b), _mm_and_si128(take_c, c));
+    __m128i not_a = _mm_or_si128(_mm_cmpgt_epi16(pa, pb), _mm_cmpgt_epi16(pa, pc));
+    __m128i pred = _mm_or_si128(_mm_andnot_si128(not_a, a), _mm_and_si128(not_a, bc));
+    return _mm_and_si128(_mm_add_epi16(pred, x), _mm_set1_epi16(255));
+}
+
+/* 4 bytes at `p` in the four low 16-bit lanes. */
+static inline __m128i load4(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)v), _mm_setzero_si128());
+}
+
+/* The four low (`high` 0) or high (`high` 1) 16-bit lanes of `v` as 4 bytes at `p`. */
+static inline void store4(uint8_t *p, __m128i v, int high) {
+    __m128i packed = _mm_packus_epi16(v, v);
+    uint32_t out = (uint32_t)_mm_cvtsi128_si32(high ? _mm_srli_si128(packed, 4) : packed);
+    memcpy(p, &out, 4);
+}
+
 /* Paeth for 3-byte pixels, one pixel a step in 16-bit lanes. Each pixel depends on the one to its left,
  * so the loop is bound by the latency of one step; SSE2 (every x86-64 CPU has it) halves that against
  * three scalar chains. The last pixel goes scalar, as the 4-byte loads would read past the row. */
 static void paeth3(uint8_t *restrict dst, const uint8_t *restrict src, const uint8_t *restrict prev,
                    Py_ssize_t n) {
-    const __m128i zero = _mm_setzero_si128(), low = _mm_set1_epi16(255);
-    __m128i a = zero, c = zero;
+    __m128i a = _mm_setzero_si128(), c = a;
     Py_ssize_t i = 0;
     for (; i + 3 < n; i += 3) {
-        uint32_t bv, xv;
-        memcpy(&bv, prev + i, 4);
-        memcpy(&xv, src + i, 4);
-        __m128i b = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)bv), zero);
-        __m128i x = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)xv), zero);
-        __m128i p = _mm_sub_epi16(b, c), q = _mm_sub_epi16(a, c), r = _mm_add_epi16(p, q);
-        __m128i pa = _mm_max_epi16(p, _mm_sub_epi16(zero, p));
-        __m128i pb = _mm_max_epi16(q, _mm_sub_epi16(zero, q));
-        __m128i pc = _mm_max_epi16(r, _mm_sub_epi16(zero, r));
-        __m128i take_c = _mm_cmpgt_epi16(pb, pc);
-        __m128i bc = _mm_or_si128(_mm_andnot_si128(take_c, b), _mm_and_si128(take_c, c));
-        __m128i not_a = _mm_or_si128(_mm_cmpgt_epi16(pa, pb), _mm_cmpgt_epi16(pa, pc));
-        __m128i pred = _mm_or_si128(_mm_andnot_si128(not_a, a), _mm_and_si128(not_a, bc));
-        a = _mm_and_si128(_mm_add_epi16(pred, x), low);
+        __m128i b = load4(prev + i);
+        a = paeth_step(a, b, c, load4(src + i));
         c = b;
-        uint32_t out = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(a, a));
-        memcpy(dst + i, &out, 4); /* the fourth byte is the next pixel's, rewritten on the next step */
+        store4(dst + i, a, 0); /* the fourth byte is the next pixel's, rewritten on the next step */
     }
     for (; i < n; i++) {
         int left = i >= 3 ? dst[i - 3] : 0, upleft = i >= 3 ? prev[i - 3] : 0;
         dst[i] = (uint8_t)(src[i] + paeth(left, prev[i], upleft));
     }
+}
+
+/* Sub (`average` 0) or Average (`average` 1) for 3-byte pixels, one pixel a step like paeth3. */
+static void left3(uint8_t *restrict dst, const uint8_t *restrict src, const uint8_t *restrict prev,
+                  Py_ssize_t n, int average) {
+    const __m128i low = _mm_set1_epi16(255);
+    __m128i a = _mm_setzero_si128();
+    Py_ssize_t i = 0;
+    for (; i + 3 < n; i += 3) {
+        __m128i pred = average ? _mm_srli_epi16(_mm_add_epi16(a, load4(prev + i)), 1) : a;
+        a = _mm_and_si128(_mm_add_epi16(pred, load4(src + i)), low);
+        store4(dst + i, a, 0);
+    }
+    for (; i < n; i++) {
+        int left = i >= 3 ? dst[i - 3] : 0;
+        dst[i] = (uint8_t)(src[i] + (average ? (left + prev[i]) >> 1 : left));
+    }
+}
+
+/* Two consecutive Paeth rows of 3-byte pixels at once (n = 3 * width, width >= 3), to double the
+ * throughput of the latency-bound chain: the low lanes decode pixel p of the upper row (into d0), the
+ * high lanes pixel p - 1 of the lower row (into d1), whose above and above-left pixels the previous steps
+ * have just decoded. Most Paeth rows of real PNGs come in runs, so most of them go two by two. */
+static void paeth3_pair(uint8_t *restrict d0, uint8_t *restrict d1, const uint8_t *restrict s0,
+                        const uint8_t *restrict s1, const uint8_t *restrict prev, Py_ssize_t n) {
+    Py_ssize_t w = n / 3, p;
+    for (int k = 0; k < 3; k++) d0[k] = (uint8_t)(s0[k] + prev[k]); /* paeth(0, b, 0) == b */
+    /* a: low = upper row's pixel p - 1, high = lower row's p - 2; c: low = prev[p - 1], high = upper p - 2 */
+    __m128i a = _mm_unpacklo_epi64(load4(d0), _mm_setzero_si128());
+    __m128i c = _mm_unpacklo_epi64(load4(prev), _mm_setzero_si128());
+    for (p = 1; p + 1 < w; p++) {
+        __m128i b = _mm_unpacklo_epi64(load4(prev + 3 * p), a); /* high: the upper row's pixel p - 1 */
+        __m128i x = _mm_unpacklo_epi64(load4(s0 + 3 * p), load4(s1 + 3 * (p - 1)));
+        a = paeth_step(a, b, c, x);
+        c = b;
+        store4(d0 + 3 * p, a, 0);
+        store4(d1 + 3 * (p - 1), a, 1);
+    }
+    /* Scalar: the upper row's last pixel, then the lower row's last two. */
+    for (Py_ssize_t i = 3 * (w - 1); i < n; i++) d0[i] = (uint8_t)(s0[i] + paeth(d0[i - 3], prev[i], prev[i - 3]));
+    for (Py_ssize_t i = 3 * (w - 2); i < n; i++) d1[i] = (uint8_t)(s1[i] + paeth(d1[i - 3], d0[i], d0[i - 3]));
 }
 #endif
 
@@ -131,9 +190,10 @@ static int unfilter(int type, uint8_t *restrict dst, const uint8_t *restrict src
         return 0;
     }
     if (type < 1 || type > 4) return -1;
-#ifdef __SSE2__
-    if (type == 4 && bpp == 3) {
-        paeth3(dst, src, prev, n);
+#ifdef USE_SSE2
+    if (bpp == 3) {
+        if (type == 4) paeth3(dst, src, prev, n);
+        else left3(dst, src, prev, n, type == 3);
         return 0;
     }
 #endif
@@ -185,69 +245,95 @@ static void rgb_to_grey(const uint8_t *restrict rgb, uint8_t *restrict grey, siz
     }
 }
 
+/* Where decoded rows go: each grey row is added into per-column sums; when the last row of an output
+ * row's window is in, the sums give that output row and start again. */
+typedef struct {
+    Windows wx, wy;
+    int width, channels, out_w, out_h;
+    int j; /* the next output row */
+    uint8_t *grey;
+    uint32_t *colsum;
+    uint8_t *out;
+} Sink;
+
+static void take_row(Sink *k, const uint8_t *pix, int y) {
+    if (k->j == k->out_h || y < k->wy.first[k->j]) return;
+    const size_t width = (size_t)k->width;
+    if (k->channels == 3) {
+        rgb_to_grey(pix, k->grey, width);
+        pix = k->grey;
+    }
+    for (size_t x = 0; x < width; x++) k->colsum[x] += pix[x];
+    if (y < k->wy.first[k->j] + k->wy.count[k->j] - 1) return;
+    /* Row y closes output row j (and the next ones too, when growing: they share its window). */
+    for (; k->j < k->out_h && k->wy.first[k->j] + k->wy.count[k->j] - 1 == y; k->j++) {
+        uint8_t *o = k->out + (size_t)k->j * k->out_w;
+        for (int i = 0; i < k->out_w; i++) {
+            uint64_t sum = 0, n = (uint64_t)k->wx.count[i] * (uint64_t)k->wy.count[k->j];
+            for (int x = 0; x < k->wx.count[i]; x++) sum += k->colsum[k->wx.first[i] + x];
+            o[i] = n ? (uint8_t)((2 * sum + n) / (2 * n)) : 0;
+        }
+    }
+    memset(k->colsum, 0, sizeof(uint32_t) * width);
+}
+
 /* Rows of `src` (filtered PNG scanlines when `filtered`, else plain pixel rows) to an out_w x out_h
  * grey picture in `out`. Returns 0, -1 when out of memory, or 1 + the row of an unknown filter type.
- * Each grey row is added into per-column sums; when the last row of an output row's window is in, the
- * sums give that output row and start again. Runs without the GIL: it touches no Python object. */
+ * Runs without the GIL: it touches no Python object. */
 static long normalise_rows(const uint8_t *src, int filtered, int width, int height, int channels,
                            int out_w, int out_h, uint8_t *out) {
-    Windows wx = {0}, wy = {0};
-    uint8_t *rows = NULL, *grey = NULL;
-    uint32_t *colsum = NULL;
+    Sink k = {.width = width, .channels = channels, .out_w = out_w, .out_h = out_h, .out = out};
+    uint8_t *rows = NULL;
     long status = -1;
     const Py_ssize_t stride = (Py_ssize_t)width * channels, step = stride + (filtered ? 1 : 0);
-    if (make_windows(width, out_w, &wx) || make_windows(height, out_h, &wy)) goto done;
-    rows = filtered ? calloc(2 * (size_t)stride, 1) : NULL;
-    grey = channels == 3 ? malloc((size_t)width) : NULL;
-    colsum = calloc((size_t)width, sizeof(uint32_t));
-    if ((filtered && !rows) || (channels == 3 && !grey) || !colsum) goto done;
+    if (make_windows(width, out_w, &k.wx) || make_windows(height, out_h, &k.wy)) goto done;
+    rows = filtered ? calloc(3 * (size_t)stride, 1) : NULL; /* the row above (zeros at first), two more */
+    k.grey = channels == 3 ? malloc((size_t)width) : NULL;
+    k.colsum = calloc((size_t)width, sizeof(uint32_t));
+    if ((filtered && !rows) || (channels == 3 && !k.grey) || !k.colsum) goto done;
     status = 0;
-    uint8_t *prev = rows, *cur = rows ? rows + stride : NULL; /* prev starts as the zero row above */
+    uint8_t *prev = rows, *cur = rows ? rows + stride : NULL, *next = rows ? rows + 2 * stride : NULL;
     const uint8_t *line = src;
-    int j = 0; /* the next output row */
-    for (int y = 0; y < height; y++, line += step) {
-        if (j == out_h) { /* the picture is done; a PNG's remaining filter bytes are still checked */
-            if (filtered && line[0] > 4) {
-                status = 1 + (long)y;
-                goto done;
-            }
+    int y = 0;
+    while (y < height && k.j < out_h) {
+        if (!filtered) {
+            take_row(&k, line, y);
+            y++, line += step;
             continue;
         }
-        const uint8_t *pix = line;
-        if (filtered) {
-            if (unfilter(line[0], cur, line + 1, prev, stride, channels)) {
-                status = 1 + (long)y;
-                goto done;
-            }
-            pix = cur;
+#ifdef USE_SSE2
+        if (channels == 3 && width >= 3 && line[0] == 4 && y + 1 < height && line[step] == 4) {
+            paeth3_pair(cur, next, line + 1, line + step + 1, prev, stride);
+            take_row(&k, cur, y);
+            take_row(&k, next, y + 1);
             uint8_t *t = prev;
-            prev = cur;
-            cur = t;
+            prev = next, next = cur, cur = t;
+            y += 2, line += 2 * step;
+            continue;
         }
-        if (y < wy.first[j]) continue;
-        if (channels == 3) {
-            rgb_to_grey(pix, grey, (size_t)width);
-            pix = grey;
+#endif
+        if (unfilter(line[0], cur, line + 1, prev, stride, channels)) {
+            status = 1 + (long)y;
+            goto done;
         }
-        for (size_t x = 0; x < (size_t)width; x++) colsum[x] += pix[x];
-        if (y < wy.first[j] + wy.count[j] - 1) continue;
-        /* Row y closes output row j (and the next ones too, when growing: they share its window). */
-        for (; j < out_h && wy.first[j] + wy.count[j] - 1 == y; j++) {
-            uint8_t *o = out + (size_t)j * out_w;
-            for (int i = 0; i < out_w; i++) {
-                uint64_t sum = 0, n = (uint64_t)wx.count[i] * (uint64_t)wy.count[j];
-                for (int x = 0; x < wx.count[i]; x++) sum += colsum[wx.first[i] + x];
-                o[i] = n ? (uint8_t)((2 * sum + n) / (2 * n)) : 0;
-            }
+        take_row(&k, cur, y);
+        uint8_t *t = prev;
+        prev = cur, cur = t;
+        y++, line += step;
+    }
+    /* The picture is done; a PNG's remaining rows do not show in it, but their filter bytes must be valid. */
+    for (; filtered && y < height; y++, line += step) {
+        if (line[0] > 4) {
+            status = 1 + (long)y;
+            goto done;
         }
-        memset(colsum, 0, sizeof(uint32_t) * (size_t)width);
     }
 done:
-    free(colsum);
+    free(k.colsum);
+    free(k.grey);
     free(rows);
-    free(grey);
-    free_windows(&wx);
-    free_windows(&wy);
+    free_windows(&k.wx);
+    free_windows(&k.wy);
     return status;
 }
 
