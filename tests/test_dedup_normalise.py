@@ -142,3 +142,10 @@ def test_the_plain_c_build_gives_the_simd_builds_bytes(tmp_path):
             raw = scanlines(pixels, FILTERS["mixed"] if k % 2 else [4, 4, 3, 1, 1, 4, 0, 2])
             args = (w, h, channels, NORM_SIZE, NORM_SIZE)
             assert plain.from_png_scanlines(raw, *args) == _normalise.from_png_scanlines(raw, *args), (h, w)
+
+
+def test_box_windows_stream_for_every_size():
+    """Rows stream through the windows only if they tile the axis; the C code refuses sizes where not."""
+    for size in range(1, 3001):
+        for out in (NORM_SIZE, 12, 9, 8):  # the normalised picture, the thumbnail, imagehash's sizes
+            assert len(_normalise.from_grey(bytes(size), size, 1, out, 1)) == out

@@ -245,6 +245,18 @@ static void rgb_to_grey(const uint8_t *restrict rgb, uint8_t *restrict grey, siz
     }
 }
 
+/* Whether rows can stream through the windows: none empty, each one the same as the one before or
+ * starting after its end. True of box windows (shrinking they tile the axis, growing each holds one
+ * sample), checked all the same: a broken assumption must be an error, never a wrong picture. */
+static int windows_stream(const Windows *w, int n) {
+    for (int i = 0; i < n; i++) {
+        if (w->count[i] < 1) return 0;
+        if (i == 0 || (w->first[i] == w->first[i - 1] && w->count[i] == w->count[i - 1])) continue;
+        if (w->first[i] < w->first[i - 1] + w->count[i - 1]) return 0;
+    }
+    return 1;
+}
+
 /* Where decoded rows go: each grey row is added into per-column sums; when the last row of an output
  * row's window is in, the sums give that output row and start again. */
 typedef struct {
@@ -278,8 +290,8 @@ static void take_row(Sink *k, const uint8_t *pix, int y) {
 }
 
 /* Rows of `src` (filtered PNG scanlines when `filtered`, else plain pixel rows) to an out_w x out_h
- * grey picture in `out`. Returns 0, -1 when out of memory, or 1 + the row of an unknown filter type.
- * Runs without the GIL: it touches no Python object. */
+ * grey picture in `out`. Returns 0, -1 when out of memory, -2 when the windows would not stream (never
+ * seen), or 1 + the row of an unknown filter type. Runs without the GIL: it touches no Python object. */
 static long normalise_rows(const uint8_t *src, int filtered, int width, int height, int channels,
                            int out_w, int out_h, uint8_t *out) {
     Sink k = {.width = width, .channels = channels, .out_w = out_w, .out_h = out_h, .out = out};
@@ -287,6 +299,10 @@ static long normalise_rows(const uint8_t *src, int filtered, int width, int heig
     long status = -1;
     const Py_ssize_t stride = (Py_ssize_t)width * channels, step = stride + (filtered ? 1 : 0);
     if (make_windows(width, out_w, &k.wx) || make_windows(height, out_h, &k.wy)) goto done;
+    if (!windows_stream(&k.wx, out_w) || !windows_stream(&k.wy, out_h)) {
+        status = -2;
+        goto done;
+    }
     rows = filtered ? calloc(3 * (size_t)stride, 1) : NULL; /* the row above (zeros at first), two more */
     k.grey = channels == 3 ? malloc((size_t)width) : NULL;
     k.colsum = calloc((size_t)width, sizeof(uint32_t));
@@ -357,7 +373,9 @@ static PyObject *run(Py_buffer *buf, int filtered, int width, int height, int ch
     Py_END_ALLOW_THREADS
     if (status == 0) return result;
     Py_DECREF(result);
-    if (status < 0) return PyErr_NoMemory();
+    if (status == -1) return PyErr_NoMemory();
+    if (status == -2) return PyErr_Format(PyExc_ValueError, "box windows that do not tile: %dx%d to %dx%d",
+                                          width, height, out_w, out_h);
     return PyErr_Format(PyExc_ValueError, "unknown PNG filter type on row %ld", status - 1);
 }
 
