@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml or the C extension's source changes, so `make install` is idempotent and cheap.
-$(STAMP): pyproject.toml pipeline/dedup/_normalise.c
+# Re-runs only when pyproject.toml, setup.py or the C extension's source changes, so `make install` is idempotent and cheap.
+$(STAMP): pyproject.toml setup.py pipeline/dedup/_normalise.c
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
