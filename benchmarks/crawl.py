@@ -89,9 +89,10 @@ def compare(corpus: Corpus, args: argparse.Namespace, expected: int, gdl: str, l
         tmp = Path(tmp)
         port = booru.port
         params = tmp / "params.yaml"
-        params.write_text(yaml.safe_dump({"crawl": {
-            "source": booru.url, "queries": [{"tags": args.tags}], "rate": 0, "concurrency": args.concurrency,
-            "page_size": 100, "min_width": 0, "min_height": 0,
+        repo = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+        params.write_text(yaml.safe_dump({**repo, "crawl": {
+            **repo["crawl"], "source": booru.url, "queries": [{"tags": args.tags, "max_posts": None}], "rate": 0,
+            "concurrency": args.concurrency, "page_size": 100, "min_width": 0, "min_height": 0,
             "ratings": ["general", "sensitive", "questionable", "explicit"]}}))
         ours = timed([sys.executable, "-m", "stages.crawl", "--params", str(params), "--raw", str(tmp / "raw"),
                       "--metrics", str(tmp / "crawl.json"), "--progress", "0"], booru)

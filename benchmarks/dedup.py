@@ -75,29 +75,39 @@ def peer_main(image_dir: str, workers: int, out: str) -> None:
                                      "encoded": len(encodings), "duplicates": dups}))
 
 
-def labels_from_pairs(names: list[str], pairs: list[tuple[str, str]]) -> dict[str, str]:
-    from pipeline.dedup.cluster import UnionFind
+def labels_from_pairs(names: list[str], pairs: list[tuple[str, str]]) -> dict[str, int]:
+    """Each name's connected component under ``pairs`` (names outside ``names`` are ignored)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     pos = {n: i for i, n in enumerate(names)}
-    uf = UnionFind(len(names))
-    for a, b in pairs:
-        if a in pos and b in pos:
-            uf.union(pos[a], pos[b])
-    return {n: names[uf.find(i)] for n, i in pos.items()}
+    edges = [(pos[a], pos[b]) for a, b in pairs if a in pos and b in pos]
+    a, b = (np.array(x, np.int64) for x in (zip(*edges, strict=True) if edges else ([], [])))
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(names), len(names)))
+    labels = connected_components(graph, directed=False)[1]
+    return {n: int(labels[i]) for n, i in pos.items()}
+
+
+def config():
+    from pipeline.config import load_section
+    from pipeline.dedup import DedupConfig
+
+    return load_section(Path(__file__).resolve().parents[1] / "params.yaml", "dedup", DedupConfig)
 
 
 def bench_hashing_and_quality(n_posts: int, workers: int, work: Path, repeats: int) -> dict:
     import pandas as pd
 
-    from pipeline.dedup import SearchParams, dedup, hash_posts, pair_scores
+    from pipeline.dedup import dedup, hash_posts, pair_scores
     from pipeline.manifest import RAW_POSTS, read_manifest
     from pipeline.samplebooru.corpus import Corpus
     from pipeline.samplebooru.materialize import write_raw
 
+    cfg = config()
     corpus = Corpus(n_posts, seed=0, progress=True)
     raw = work / "raw"
     write_raw(corpus, raw)
-    posts = read_manifest(raw / "posts.parquet", RAW_POSTS)
+    posts = read_manifest(RAW_POSTS.path(raw), RAW_POSTS)
     n_files = posts["md5"].nunique()
 
     stub = write_stub(work / "stub")
@@ -105,7 +115,8 @@ def bench_hashing_and_quality(n_posts: int, workers: int, work: Path, repeats: i
     ours_runs, peer_runs = [], []
     for k in range(repeats):  # alternate the tools, so that a slow spell of the machine hits both
         t = time.perf_counter()
-        hashes = hash_posts(posts, raw, work / f"shards{k}", workers=workers, progress=False)  # from scratch
+        hashes = hash_posts(posts, raw, work / f"shards{k}", cfg.hashing, shard_size=cfg.shard_size, workers=workers,
+                            progress=False)  # from scratch
         ours_runs.append(time.perf_counter() - t)
         out = work / f"peer{k}.json"
         subprocess.run([sys.executable, __file__, "--peer", str(raw / "images"), "--workers", str(workers),
@@ -114,7 +125,7 @@ def bench_hashing_and_quality(n_posts: int, workers: int, work: Path, repeats: i
         peer_runs.append(peer["seconds"])
     ours_s, peer_s = float(np.median(ours_runs)), float(np.median(peer_runs))
     t = time.perf_counter()
-    images, _ = dedup(posts, hashes, SearchParams())
+    images, _ = dedup(posts, hashes, cfg.search)
     ours_search_s = time.perf_counter() - t
 
     # (c) both tools scored on the same posts: those whose file decodes (a broken file is no drawing)
@@ -235,11 +246,14 @@ def synthetic_store(n: int, radius: int, seed: int = 0):
 
 
 def bench_clustering(n: int, radius: int, threads: int) -> dict:
-    from pipeline.dedup import SearchParams, dedup
+    from dataclasses import replace
+
+    from pipeline.dedup import dedup
 
     posts, hashes = synthetic_store(n, radius)
+    search = replace(config().search, phash_radius=radius, threads=threads)
     t = time.perf_counter()
-    images, pairs = dedup(posts, hashes, SearchParams(phash_radius=radius, threads=threads))
+    images, pairs = dedup(posts, hashes, search)
     return {"posts": len(posts), "seconds": time.perf_counter() - t, "pairs": len(pairs),
             "clustered": int((images["cluster_size"] > 1).sum())}
 
@@ -261,12 +275,7 @@ def main() -> None:
     if a.peer:
         peer_main(a.peer, a.workers, a.peer_out)
         return
-    import yaml
-
-    radius = a.radius
-    if radius is None:
-        params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-        radius = int(params["dedup"]["phash_radius"])
+    radius = config().search.phash_radius if a.radius is None else a.radius
     s = bench_search(a.codes, radius, a.workers, a.brute_queries)
     print(f"(b) all pairs within {radius} bits of {s['codes']:,} codes ({s['distinct']:,} distinct), "
           f"{s['threads']} threads: ours {s['ours_s']:.1f} s, {s['pairs']:,} pairs, planted pairs "

@@ -1,12 +1,14 @@
 """Parquet manifests: their schemas, stated once, and atomic, validated, deterministic writes.
 
-A manifest is the contract between two stages. Each schema below is the single definition of its
-columns; writers go through ``write_manifest`` (which checks, casts, sorts and writes atomically) and
-readers through ``read_manifest``.
+A manifest is the contract between two stages. Each ``Manifest`` below is the single definition of its
+file name (inside its stage's output folder), its columns and its row order; writers go through
+``write_manifest`` (which checks, casts, sorts and writes atomically) and readers through
+``read_manifest``. Paths are never spelled elsewhere: ``RAW_POSTS.path(raw_dir)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,8 +17,25 @@ import pyarrow.parquet as pq
 
 from pipeline.store import atomic_path
 
+
+@dataclass(frozen=True)
+class Manifest:
+    """One manifest kind: its file name inside the stage's output folder, schema and sort order."""
+
+    file: str
+    schema: pa.Schema
+    sort_by: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return self.schema.names
+
+    def path(self, folder: Path | str) -> Path:
+        return Path(folder) / self.file
+
+
 # data/raw/posts.parquet: one row per post the crawl met, fetched or not (nothing disappears silently).
-RAW_POSTS = pa.schema([
+RAW_POSTS = Manifest("posts.parquet", pa.schema([
     ("id", pa.int64()),
     ("md5", pa.string()),  # the API's `hash` (md5 of the file), lower-case hex
     ("ext", pa.string()),  # jpg | jpeg | png | gif | webp ...
@@ -35,10 +54,10 @@ RAW_POSTS = pa.schema([
     ("status", pa.string()),  # ok | failed | rejected
     ("reason", pa.string()),  # "" when ok, else machine-readable: md5_mismatch, http_404, too_large, ...
     ("fetched_at", pa.string()),  # ISO-8601 UTC time of the final attempt
-])
+]), ("id",))
 
 # data/dedup/hashes.parquet: one row per distinct file (md5) of the raw store, hashed once.
-DEDUP_HASHES = pa.schema([
+DEDUP_HASHES = Manifest("hashes.parquet", pa.schema([
     ("md5", pa.string()),  # the store's name for the file
     ("path", pa.string()),  # relative to the raw folder
     ("exact_hash", pa.string()),  # md5 of the bytes read ("" when the file is missing)
@@ -52,10 +71,10 @@ DEDUP_HASHES = pa.schema([
     ("phash", pa.string()),  # imagehash pHash, 64 bits as 16 hex digits ("" unless ok)
     ("dhash", pa.string()),  # imagehash dHash, same form
     ("thumb", pa.binary()),  # 12x12 greyscale thumbnail (row-major bytes) for the finer check
-])
+]), ("md5",))
 
 # data/dedup/images.parquet: one row per raw post, every one accounted for.
-DEDUP = pa.schema([
+DEDUP = Manifest("images.parquet", pa.schema([
     ("id", pa.int64()),
     ("md5", pa.string()),
     ("path", pa.string()),  # null unless the crawl fetched it
@@ -77,10 +96,10 @@ DEDUP = pa.schema([
     ("joined_to", pa.int64()),  # the nearest post it was joined to
     ("family", pa.int64()),  # parent/child family: the smallest id in its parent_id component
     ("split_group", pa.int64()),  # cluster and family together: what the split keeps on one side
-])
+]), ("id",))
 
 # data/dedup/pairs.parquet: every candidate pair the search found (distinct hash pairs), judged.
-DEDUP_PAIRS = pa.schema([
+DEDUP_PAIRS = Manifest("pairs.parquet", pa.schema([
     ("md5_a", pa.string()),
     ("md5_b", pa.string()),
     ("phash_distance", pa.int64()),
@@ -88,7 +107,7 @@ DEDUP_PAIRS = pa.schema([
     ("thumb_corr", pa.float64()),  # correlation of the two 12x12 thumbnails
     ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|
     ("accepted", pa.bool_()),
-])
+]), ("md5_a", "md5_b"))
 
 RATING_SPELLINGS = {
     "general": "general", "safe": "general", "s": "general", "g": "general",
@@ -105,30 +124,29 @@ def normalise_rating(value: str) -> str:
         raise ValueError(f"unknown rating {value!r}") from None
 
 
-def to_table(df: pd.DataFrame, schema: pa.Schema, sort_by: str | list[str] | None = "id") -> pa.Table:
-    """Check ``df`` has exactly the schema's columns, cast to it, and sort for byte-stable output."""
+def to_table(df: pd.DataFrame, manifest: Manifest) -> pa.Table:
+    """Check ``df`` has exactly the manifest's columns, cast to its schema, and sort for byte-stable output."""
+    schema = manifest.schema
     missing = [n for n in schema.names if n not in df.columns]
     extra = [c for c in df.columns if c not in schema.names]
     if missing or extra:
         raise ValueError(f"manifest columns do not match the schema: missing {missing}, unexpected {extra}")
     df = df[schema.names]
-    if sort_by is not None:
-        df = df.sort_values(sort_by, kind="stable")
+    df = df.sort_values(list(manifest.sort_by), kind="stable")
     return pa.Table.from_pandas(df.reset_index(drop=True), schema=schema, preserve_index=False)
 
 
-def write_manifest(df: pd.DataFrame, path: Path | str, schema: pa.Schema,
-                   sort_by: str | list[str] | None = "id") -> None:
+def write_manifest(df: pd.DataFrame, path: Path | str, manifest: Manifest) -> None:
     """Validate, sort and write ``df`` as Parquet, atomically, with no timestamps in the metadata."""
-    table = to_table(df, schema, sort_by).replace_schema_metadata(None)
+    table = to_table(df, manifest).replace_schema_metadata(None)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
 
 
-def read_manifest(path: Path | str, schema: pa.Schema) -> pd.DataFrame:
-    """Read a manifest, checking it carries the schema's columns."""
+def read_manifest(path: Path | str, manifest: Manifest) -> pd.DataFrame:
+    """Read a manifest, checking it carries the manifest's columns."""
     table = pq.read_table(path)
-    missing = [n for n in schema.names if n not in table.column_names]
+    missing = [n for n in manifest.names if n not in table.column_names]
     if missing:
-        raise ValueError(f"{path}: not a manifest of the expected kind, missing columns {missing}")
-    return table.select(schema.names).to_pandas()
+        raise ValueError(f"{path}: not a {manifest.file} manifest, missing columns {missing}")
+    return table.select(manifest.names).to_pandas()

@@ -20,20 +20,19 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 
-from pipeline.crawl import CrawlConfig, host_of
-from pipeline.crawl_journal import build_manifest
+from pipeline.crawl import CrawlConfig, CrawlState, allowed_hosts, build_manifest, host_of
 from pipeline.manifest import RAW_POSTS, write_manifest
 from pipeline.store import atomic_write_bytes, image_relpath
 from spiders.items import FetchItem, PageItem
 
 logger = logging.getLogger("linecolor.crawl")
-MANIFEST_NAME = "posts.parquet"
 
 
 class JournalPipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.raw_dir = Path(crawler.settings["LINECOLOR_RAW_DIR"])
+        self.state: CrawlState = crawler.settings["LINECOLOR_STATE"]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JournalPipeline:
@@ -41,21 +40,19 @@ class JournalPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, PageItem):
-            spider = self.crawler.spider
-            spider.state.record_page(item.query, item.posts, item.top, item.cursor, item.done)
+            self.state.record_page(item.query, item.posts, item.top, item.cursor, item.done)
             stats = self.crawler.stats
             stats.inc_value("crawl/posts_listed", len(item.posts))
             stats.inc_value("crawl/posts_rejected", sum(1 for p in item.posts if p["reason"]))
         return item
 
     def close_spider(self) -> None:
-        spider = self.crawler.spider
-        state = spider.state
-        if spider.complete:
+        state = self.state
+        if state.all_done:
             state.end_run()
         try:
-            if state.posts or spider.complete:
-                write_manifest(build_manifest(state), self.raw_dir / MANIFEST_NAME, RAW_POSTS)
+            if state.posts or state.all_done:
+                write_manifest(build_manifest(state), RAW_POSTS.path(self.raw_dir), RAW_POSTS)
         finally:
             state.close()  # flush and fsync the journal even if the manifest could not be written
 
@@ -65,6 +62,8 @@ class StorePipeline:
         self.crawler = crawler
         self.cfg: CrawlConfig = crawler.settings["LINECOLOR_CRAWL"]
         self.raw_dir = Path(crawler.settings["LINECOLOR_RAW_DIR"])
+        self.state: CrawlState = crawler.settings["LINECOLOR_STATE"]
+        self.hosts = allowed_hosts(crawler.settings["LINECOLOR_BASE_URL"])
         self.inflight: dict[str, asyncio.Future] = {}
         # Fewer file downloads in flight than the downloader's concurrency: the next API page never waits
         # behind a whole page of files (Scrapy holds new requests while the downloader is full).
@@ -82,7 +81,7 @@ class StorePipeline:
         return item
 
     async def fetch(self, post: dict[str, Any]) -> None:
-        state = self.crawler.spider.state
+        state = self.state
         relpath = image_relpath(post["md5"], post["ext"])
         dest = self.raw_dir / relpath
         # Same bytes for another post: wait for that download. If it failed, the waiters try again one at a
@@ -113,7 +112,7 @@ class StorePipeline:
 
     async def _download(self, post: dict[str, Any], dest: Path) -> tuple[str, str, int | None]:
         url = post["file_url"]
-        if host_of(url) not in self.crawler.spider.allowed_hosts:
+        if host_of(url) not in self.hosts:
             return "rejected", "foreign_host", None
         reason = ""
         for _ in range(self.cfg.retry.md5_retries + 1):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -13,17 +12,23 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from pipeline.crawl import SAMPLE_SOURCE, CrawlConfig, normalise_base
+from pipeline.crawl import (
+    SAMPLE_SOURCE,
+    CrawlConfig,
+    CrawlState,
+    SampleBooruConfig,
+    journal_path,
+    normalise_base,
+)
 from pipeline.manifest import RAW_POSTS, read_manifest
-from pipeline.store import atomic_write_text, clean_temp_files
+from pipeline.store import clean_temp_files
 from spiders.extensions import progress_line
-from spiders.pipelines import MANIFEST_NAME
 from spiders.settings import crawl_settings
 from spiders.spiders.safebooru import SafebooruSpider
 
 
 @contextmanager
-def source_url(cfg: CrawlConfig, sample_posts: int, sample_seed: int) -> Iterator[str]:
+def source_url(cfg: CrawlConfig, sample: SampleBooruConfig) -> Iterator[str]:
     """The base URL to crawl: the configured site, or a sample booru started for the crawl's duration."""
     if cfg.source != SAMPLE_SOURCE:
         yield normalise_base(cfg.source)
@@ -31,32 +36,31 @@ def source_url(cfg: CrawlConfig, sample_posts: int, sample_seed: int) -> Iterato
     from pipeline.samplebooru.corpus import Corpus
     from pipeline.samplebooru.server import SampleBooru
 
-    with SampleBooru(Corpus(sample_posts, seed=sample_seed), faults="none", seed=sample_seed) as booru:
+    with SampleBooru(Corpus(sample.posts, seed=sample.seed), faults="none", seed=sample.seed) as booru:
         yield booru.url
 
 
-def run_crawl(cfg: CrawlConfig, base_url: str, raw_dir: Path | str, metrics_path: Path | str | None,
-              is_sample: bool, progress_interval: float = 5.0) -> dict[str, Any]:
+def run_crawl(cfg: CrawlConfig, base_url: str, raw_dir: Path | str, is_sample: bool,
+              progress_interval: float) -> dict[str, Any]:
     """Crawl ``base_url`` into ``raw_dir`` (resuming/extending what is there); return the summary."""
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     clean_temp_files(raw_dir)  # half-written files of a killed run
-    process = CrawlerProcess(crawl_settings(cfg, is_sample, str(raw_dir), progress_interval))
+    state = CrawlState.open(journal_path(raw_dir))
+    process = CrawlerProcess(crawl_settings(cfg, base_url, str(raw_dir), state, is_sample, progress_interval))
     crawler = process.create_crawler(SafebooruSpider)
     t0 = time.monotonic()
-    process.crawl(crawler, config=cfg, base_url=base_url, raw_dir=str(raw_dir))
+    process.crawl(crawler)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_no_tracebacks)
     process.start()
     elapsed = time.monotonic() - t0
     spider: SafebooruSpider = crawler.spider
     stats = crawler.stats.get_stats()
-    summary = summarise(raw_dir / MANIFEST_NAME, stats, elapsed)
-    summary.update(run=spider.state.run, resumed=spider.state.resumed, complete=spider.complete,
+    summary = summarise(RAW_POSTS.path(raw_dir), stats, elapsed)
+    summary.update(run=state.run, resumed=state.resumed, complete=spider.complete,
                    incomplete_queries=spider.incomplete, error=spider.error, source=base_url,
                    progress=progress_line(stats, elapsed))
-    if metrics_path is not None:
-        atomic_write_text(metrics_path, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.crawl import CrawlConfig
+from pipeline.crawl import CrawlConfig, CrawlState
 
 BOT_NAME = "linecolor"
 SPIDER_MODULES = ["spiders.spiders"]
@@ -24,11 +24,15 @@ ITEM_PIPELINES = {"spiders.pipelines.JournalPipeline": 100, "spiders.pipelines.S
 EXTENSIONS = {"spiders.extensions.Progress": 500}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "WARNING"
-PROGRESS_INTERVAL = 5.0
 
 
-def crawl_settings(cfg: CrawlConfig, is_sample: bool, raw_dir: str, progress_interval: float = 5.0) -> dict[str, Any]:
-    """The settings of one crawl: this module's plus the configured rate, concurrency and retries."""
+def crawl_settings(cfg: CrawlConfig, base_url: str, raw_dir: str, state: CrawlState, is_sample: bool,
+                   progress_interval: float) -> dict[str, Any]:
+    """The settings of one crawl: this module's plus the configured rate, concurrency and retries.
+
+    The one way configuration reaches the spider, middlewares and pipelines: ``LINECOLOR_CRAWL`` (the
+    config), ``LINECOLOR_BASE_URL``, ``LINECOLOR_RAW_DIR`` and ``LINECOLOR_STATE`` (the open journal).
+    """
     base = {k: v for k, v in globals().items() if k.isupper()}
     rate = cfg.request_rate(is_sample)
     return base | {
@@ -41,6 +45,8 @@ def crawl_settings(cfg: CrawlConfig, is_sample: bool, raw_dir: str, progress_int
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_TIMES": cfg.retry.times,
         "LINECOLOR_CRAWL": cfg,
+        "LINECOLOR_BASE_URL": base_url,
         "LINECOLOR_RAW_DIR": raw_dir,
+        "LINECOLOR_STATE": state,
         "PROGRESS_INTERVAL": progress_interval,
     }

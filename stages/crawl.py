@@ -1,8 +1,8 @@
-"""Stage `crawl`: Safebooru (or the embedded sample booru) -> data/raw (images/ + posts.parquet).
+"""Stage `crawl`: Safebooru (or the embedded sample booru) -> data/raw (images/ + the RAW_POSTS manifest).
 
     python -m stages.crawl --raw data/raw --metrics metrics/crawl.json [--params params.yaml]
 
-Reads the `crawl:` section of params.yaml into ``pipeline.crawl.CrawlConfig`` (frozen); resumes an
+Reads the `crawl:` and `samplebooru:` sections of params.yaml (``pipeline.config``); resumes an
 interrupted run and otherwise lists only posts newer than the last finished run.
 """
 
@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
-
-from pipeline.crawl import SAMPLE_SOURCE, CrawlConfig
+from pipeline.config import cli, load_section, write_metrics
+from pipeline.crawl import SAMPLE_SOURCE, CrawlConfig, SampleBooruConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,15 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines (0: none)")
     args = ap.parse_args(argv)
-    with open(args.params) as f:
-        params = yaml.safe_load(f)
-    cfg = CrawlConfig.from_dict(params["crawl"])
-    sample = params.get("samplebooru", {})
+    cfg = load_section(args.params, "crawl", CrawlConfig)
+    sample = load_section(args.params, "samplebooru", SampleBooruConfig)
 
     from spiders.runner import run_crawl, source_url  # Scrapy imports are slow: after argument errors
 
-    with source_url(cfg, int(sample.get("posts", 600)), int(sample.get("seed", 0))) as base:
-        s = run_crawl(cfg, base, args.raw, args.metrics, cfg.source == SAMPLE_SOURCE, args.progress)
+    with source_url(cfg, sample) as base:
+        s = run_crawl(cfg, base, args.raw, cfg.source == SAMPLE_SOURCE, args.progress)
+    write_metrics(args.metrics, s)
     if s["error"]:
         print(f"crawl: error: {s['error']}", file=sys.stderr)
         return 2
@@ -46,4 +44,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.samplebooru.corpus import Corpus
 
+REPO = Path(__file__).resolve().parents[1]
 CORPUS_POSTS = 400
 CORPUS_SEED = 0
 
@@ -14,3 +17,16 @@ CORPUS_SEED = 0
 def corpus() -> Corpus:
     """The first 400 posts of sample corpus 0 (cached under ~/.cache/linecolor, or $LINECOLOR_CACHE)."""
     return Corpus(CORPUS_POSTS, seed=CORPUS_SEED)
+
+
+def repo_params(section: str, cls: type, **over: object):
+    """The repo's params.yaml ``section`` as its config dataclass, with top-level keys replaced by ``over``.
+
+    Tests take their defaults from params.yaml, the one place they live, through the same rule as the stages.
+    """
+    import yaml
+
+    from pipeline.config import from_mapping
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text())[section]
+    return from_mapping(cls, {**data, **over}, f"params.yaml: {section}")

@@ -16,6 +16,7 @@ from pipeline.manifest import RAW_POSTS, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 FAST = {
     "rate": 0, "concurrency": 8, "page_size": 50, "min_width": 0, "min_height": 0,
     "ratings": ["general", "sensitive", "questionable", "explicit"],
@@ -24,7 +25,8 @@ FAST = {
 
 
 def write_params(folder: Path, source: str, queries: list[dict[str, Any]], **over: Any) -> Path:
-    crawl = {"source": source, "queries": queries, **FAST, **over}
+    queries = [{"max_posts": None, **q} for q in queries]
+    crawl = {**PARAMS["crawl"], "source": source, "queries": queries, **FAST, **over}
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump({"samplebooru": {"seed": 0, "posts": 400}, "crawl": crawl}))
     return path
@@ -46,7 +48,7 @@ def run_crawl(tmp: Path, source: str, queries: list[dict[str, Any]], raw: Path |
 
 
 def manifest(raw: Path) -> pd.DataFrame:
-    return read_manifest(raw / "posts.parquet", RAW_POSTS)
+    return read_manifest(RAW_POSTS.path(raw), RAW_POSTS)
 
 
 def store_files(raw: Path) -> dict[str, str]:
@@ -218,7 +220,8 @@ def test_unreachable_source_is_a_clear_error(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc, raw = run_crawl(tmp_path, f"http://127.0.0.1:{port}", [{"tags": TAG}],
-                          retry={"times": 1, "md5_retries": 0, "empty_page_retries": 0, "max_retry_after": 1})
+                          retry={"times": 1, "md5_retries": 0, "empty_page_retries": 0, "max_retry_after": 1,
+                                     "backoff": 0.2})
     assert proc.returncode == 2
     assert "cannot reach http://127.0.0.1" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -14,6 +14,7 @@ from pipeline.crawl import (
     parse_page,
     parse_retry_after,
 )
+from tests.conftest import repo_params
 
 BASE = "https://safebooru.org"
 MD5 = "563c6fbe5761ac4ba720ae0da9a15b8a"
@@ -52,7 +53,7 @@ def test_legacy_json_record_builds_its_url_from_directory_and_image():
 
 
 def test_rejections_foreign_host_bad_md5_and_filters():
-    cfg = CrawlConfig(min_width=500, ratings=("general",))
+    cfg = repo_params("crawl", CrawlConfig, min_width=500, ratings=["general"])
     hosts = frozenset({"safebooru.org"})
     good = normalise_post({"id": 1, "hash": MD5, "file_url": f"{BASE}/images/1/x.jpg", "rating": "general",
                            "width": 800, "height": 800}, BASE)
@@ -70,11 +71,14 @@ def test_cursor_paging_and_config():
     assert cursor_tags("1girl", 500) == "1girl id:<500"
     url = api_url(BASE, "1girl id:<500", 100, True)
     assert "pid=0" in url and "tags=1girl+id%3A%3C500" in url and "json=1" in url
-    cfg = CrawlConfig.from_dict({"queries": [{"tags": "a  b", "max_posts": 5}, "c"], "ratings": ["safe"]})
-    assert cfg.queries == (Query("a  b", 5), Query("c")) and cfg.queries[0].key == "a b"
+    cfg = repo_params("crawl", CrawlConfig, queries=[{"tags": "a  b", "max_posts": 5}, {"tags": "c", "max_posts": None}],
+                      ratings=["safe"])
+    assert cfg.queries == (Query("a  b", 5), Query("c", None)) and cfg.queries[0].key == "a b"
     assert cfg.ratings == ("general",)
-    with pytest.raises(ValueError):
-        CrawlConfig.from_dict({"queries": ["a"], "bogus": 1})
+    with pytest.raises(ValueError, match="page_size"):
+        repo_params("crawl", CrawlConfig, page_size=5000)
+    with pytest.raises(ValueError, match="queries"):
+        repo_params("crawl", CrawlConfig, queries=[])
 
 
 def test_retry_after_forms():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +12,23 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.dedup import SearchParams, dedup, hash_posts, pair_scores
+from pipeline.dedup import DedupConfig, dedup, hash_posts, pair_scores
 from pipeline.dedup.hashing import hash_bytes, normalise, open_reduced
 from pipeline.dedup.search import hamming
 from pipeline.manifest import DEDUP, DEDUP_HASHES, RAW_POSTS, read_manifest
 from pipeline.samplebooru.materialize import write_raw
 from stages import dedup as stage
+from tests.conftest import REPO, repo_params
 
-REPO = Path(__file__).resolve().parents[1]
+CFG = repo_params("dedup", DedupConfig)
 UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": "too_small",
                "decompression_bomb": "too_many_pixels"}
 
 
 def run_stage(raw: Path, out: Path, workers: int = 2) -> Path:
-    stage.main(["--raw", str(raw), "--out", str(out / "dedup"), "--shards", str(out / "shards"),
+    assert stage.main(["--raw", str(raw), "--out", str(out / "dedup"), "--shards", str(out / "shards"),
                 "--report", str(out / "report"), "--metrics", str(out / "metrics.json"),
-                "--params", str(REPO / "params.yaml"), "--workers", str(workers)])
+                "--params", str(REPO / "params.yaml"), "--workers", str(workers)]) == 0
     return out
 
 
@@ -43,7 +45,7 @@ def result(raw, tmp_path_factory) -> Path:
 
 
 def test_precision_and_recall_against_ground_truth(corpus, result):
-    images = read_manifest(result / "dedup/images.parquet", DEDUP)
+    images = read_manifest(DEDUP.path(result / "dedup"), DEDUP)
     ok = images[images["status"] == "ok"]
     # ground truth over the pictures that can be decoded: a broken file is no drawing to match
     scores = pair_scores(ok["cluster"], [corpus.truth(i).dup_group for i in ok["id"]])
@@ -54,7 +56,7 @@ def test_precision_and_recall_against_ground_truth(corpus, result):
 
 
 def test_every_post_has_one_row_and_broken_files_have_reasons(corpus, result):
-    images = read_manifest(result / "dedup/images.parquet", DEDUP).set_index("id")
+    images = read_manifest(DEDUP.path(result / "dedup"), DEDUP).set_index("id")
     assert sorted(images.index) == sorted(p.id for p in corpus.posts)
     kinds = {p.id: corpus.truth(p.id).broken for p in corpus.posts}
     assert any(k in UNDECODABLE for k in kinds.values())
@@ -76,7 +78,7 @@ def test_byte_identical_outputs_across_runs_and_worker_counts(raw, result, tmp_p
 
 
 def test_clusters_keep_one_post_by_the_documented_order(result):
-    images = read_manifest(result / "dedup/images.parquet", DEDUP)
+    images = read_manifest(DEDUP.path(result / "dedup"), DEDUP)
     ok = images[images["status"] == "ok"]
     multi = ok[ok["cluster_size"] > 1]
     assert multi["cluster"].nunique() >= 10
@@ -109,7 +111,7 @@ def test_keep_order_and_reasons_on_a_hand_made_cluster():
         "dhash": ["0123456789abcdef"] * 3 + ["fedcba9876543210"],
         "thumb": [thumb, thumb, thumb, bytes(reversed(thumb))],
     })
-    images, pairs = dedup(posts, hashes, SearchParams())
+    images, pairs = dedup(posts, hashes, CFG.search)
     images = images.set_index("id")
     assert images.loc[[10, 11, 12], "cluster"].tolist() == [11, 11, 11]
     assert images.loc[[10, 11, 12], "keep"].tolist() == [False, True, False]
@@ -134,12 +136,12 @@ def test_png_and_jpeg_copies_hash_alike_and_draft_decoding_matches_full(corpus):
         img = Image.open(io.BytesIO(data)).convert("RGB")
         other = io.BytesIO()
         img.save(other, format="PNG" if p.ext == "jpg" else "JPEG", quality=85)
-        a, b, full = hash_bytes(data), hash_bytes(other.getvalue()), hash_bytes(data, full=True)
+        a, b, full = hash_bytes(data, CFG.hashing), hash_bytes(other.getvalue(), CFG.hashing), hash_bytes(data, CFG.hashing, full=True)
         pa_, pb, pf = (np.array([x.phash], np.uint64) for x in (a, b, full))
         far.append((int(hamming(pa_, pb)[0]), int(hamming(pa_, pf)[0])))
     converted, draft = zip(*far, strict=True)
     print(f"pHash bits, PNG<->JPEG copies: max {max(converted)}; draft vs full decode: max {max(draft)}")
-    radius = SearchParams().phash_radius  # copies must land inside the search radius, with room to spare
+    radius = CFG.search.phash_radius  # copies must land inside the search radius, with room to spare
     assert max(converted) < radius and max(draft) < radius
     assert np.mean(converted) <= 2.0 and np.mean(draft) <= 2.0
 
@@ -161,28 +163,28 @@ def test_every_kind_of_png_normalises_to_the_same_bytes(corpus):
 
 
 def test_resume_rehashes_only_missing_shards_and_research_needs_no_pixels(raw, result, tmp_path):
-    posts = read_manifest(raw / "posts.parquet", RAW_POSTS)
+    posts = read_manifest(RAW_POSTS.path(raw), RAW_POSTS)
     shards = tmp_path / "shards"
-    first = hash_posts(posts, raw, shards, shard_size=100, workers=1, progress=False)
+    first = hash_posts(posts, raw, shards, CFG.hashing, shard_size=100, workers=1, progress=False)
     files = sorted(shards.glob("*.parquet"))
     assert len(files) == 4
     killed = files[2]
     killed.unlink()  # as if the run was killed while hashing shard 2
     (shards / ".tmp-half-written.parquet").write_bytes(b"junk")
     before = {f: f.stat().st_mtime_ns for f in files if f != killed}
-    second = hash_posts(posts, raw, shards, shard_size=100, workers=1, progress=False)
+    second = hash_posts(posts, raw, shards, CFG.hashing, shard_size=100, workers=1, progress=False)
     assert killed.exists() and not (shards / ".tmp-half-written.parquet").exists()
     assert {f: f.stat().st_mtime_ns for f in before} == before  # finished shards were not redone
     pd.testing.assert_frame_equal(first, second)
-    hash_posts(posts.iloc[:150], raw, shards, shard_size=100, workers=1, progress=False)
+    hash_posts(posts.iloc[:150], raw, shards, CFG.hashing, shard_size=100, workers=1, progress=False)
     assert len(list(shards.glob("*.parquet"))) == 2  # a new input's shards replace the old input's
     # saved hashes re-search under a new threshold without the image files
-    hashes = read_manifest(result / "dedup/hashes.parquet", DEDUP_HASHES)
+    hashes = read_manifest(DEDUP_HASHES.path(result / "dedup"), DEDUP_HASHES)
     moved = tmp_path / "gone"
     shutil.move(raw / "images", moved)
     try:
-        strict, _ = dedup(posts, hashes, SearchParams(phash_radius=0))
-        loose, _ = dedup(posts, hashes, SearchParams())
+        strict, _ = dedup(posts, hashes, replace(CFG.search, phash_radius=0))
+        loose, _ = dedup(posts, hashes, CFG.search)
     finally:
         shutil.move(moved, raw / "images")
     assert (strict["cluster_size"] > 1).sum() < (loose["cluster_size"] > 1).sum()
@@ -193,11 +195,11 @@ def test_a_file_that_cannot_be_read_gets_a_reason_and_the_run_goes_on(corpus, tm
     ok = [p for p in corpus.posts if corpus.truth(p.id).broken is None][:3]
     raw = tmp_path / "raw"
     write_raw(corpus, raw, post_ids=[p.id for p in ok])
-    posts = read_manifest(raw / "posts.parquet", RAW_POSTS)
+    posts = read_manifest(RAW_POSTS.path(raw), RAW_POSTS)
     victim = raw / posts["path"].iloc[0]
     victim.unlink()
     victim.mkdir()
-    hashes = hash_posts(posts, raw, tmp_path / "shards", workers=2, progress=False)
+    hashes = hash_posts(posts, raw, tmp_path / "shards", CFG.hashing, shard_size=CFG.shard_size, workers=2, progress=False)
     by_md5 = hashes.set_index("md5")
     assert by_md5.loc[posts["md5"].iloc[0], "reason"] == "read_error"
     assert (by_md5.drop(index=posts["md5"].iloc[0])["status"] == "ok").all()

@@ -19,9 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.dedup import _normalise
+from pipeline.dedup import DedupConfig, _normalise
 from pipeline.dedup.hashing import NORM_SIZE, REASONS, _normalised_png, hash_bytes, normalise, open_reduced
+from tests.conftest import repo_params
 
+CFG = repo_params("dedup", DedupConfig)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SOURCE = Path(__file__).resolve().parents[1] / "pipeline/dedup/_normalise.c"
 
@@ -121,7 +123,7 @@ def test_malformed_scanlines_go_to_pillow_which_names_the_fault():
     cut = data[:len(data) // 2] + chunk(b"IEND", b"")  # half the image data, then a proper end
     for broken in (bad_filter, cut):
         assert _normalised_png(broken, 50, 40) is None
-        result = hash_bytes(broken)
+        result = hash_bytes(broken, CFG.hashing)
         assert result.status == "unreadable" and result.reason in REASONS
 
 

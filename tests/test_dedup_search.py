@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.dedup.cluster import SearchParams, UnionFind, dedup
+from pipeline.dedup import DedupConfig, dedup
+from pipeline.dedup.cluster import families
 from pipeline.dedup.search import brute_force_pairs, near_pairs, plan_for, unique_codes
+from tests.conftest import repo_params
 
-DEFAULT_RADIUS = 8  # params.yaml dedup.phash_radius
+DEFAULT_RADIUS = repo_params("dedup", DedupConfig).search.phash_radius
 
 
 def planted_codes(n: int, n_planted: int, max_flip: int, seed: int) -> tuple[np.ndarray, list]:
@@ -65,11 +67,10 @@ def test_near_pairs_refuses_repeated_codes_and_handles_tiny_inputs():
     assert (i.tolist(), j.tolist(), d.tolist()) == ([0], [1], [3])
 
 
-def test_union_find_roots_are_smallest_members():
-    uf = UnionFind(6)
-    for a, b in [(4, 5), (5, 2), (0, 1)]:
-        uf.union(a, b)
-    assert uf.roots().tolist() == [0, 0, 2, 3, 2, 2]
+def test_families_are_the_smallest_id_of_each_parent_component():
+    ids = np.array([10, 2, 7, 4, 5, 6, 8])
+    parents = np.array([0, 10, 0, 7, 4, 99, 1])  # 99 and 1 are referenced but never listed
+    assert families(ids, parents).tolist() == [2, 2, 4, 4, 4, 6, 1]
 
 
 def test_clustering_invariants_on_synthetic_hashes_with_planted_copies():
@@ -98,7 +99,7 @@ def test_clustering_invariants_on_synthetic_hashes_with_planted_copies():
                           "reason": "", "score": rng.integers(0, 5, n).astype(float),
                           "parent_id": np.where(rng.random(n) < 0.05, rng.integers(1, n, n), 0)})
     posts.loc[posts.index[::97], ["status", "reason"]] = ["failed", "http_404"]
-    images, pairs = dedup(posts, hashes, SearchParams())
+    images, pairs = dedup(posts, hashes, repo_params("dedup", DedupConfig).search)
 
     assert len(images) == n and images["id"].is_unique and images["id"].is_monotonic_increasing
     ok = images["status"] == "ok"

@@ -413,4 +413,15 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, .m_name = "_normalise", .m_size = -1,
                                     .m_methods = methods};
 
-PyMODINIT_FUNC PyInit__normalise(void) { return PyModule_Create(&module); }
+/* Bumped with every change of the functions above; hashing.py refuses a build whose ABI differs, so a
+   stale .so left by an older checkout fails with "run make install" instead of hashing differently. */
+#define NORMALISE_ABI 2
+
+PyMODINIT_FUNC PyInit__normalise(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "ABI", NORMALISE_ABI) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

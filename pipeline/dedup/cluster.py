@@ -26,47 +26,13 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.dedup.config import SearchParams
 from pipeline.dedup.hashing import THUMB_SIZE, thumb_correlation
 from pipeline.dedup.search import hamming, near_pairs
 
 # The kept representative of a cluster is the first under this order; keep_reason names the first
 # criterion that separates it from the runner-up (for the others: from the representative).
 KEEP_ORDER = ("largest_resolution", "lossless", "higher_score", "lower_id")
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    phash_radius: int = 8
-    dhash_radius: int = 12
-    min_thumb_corr: float = 0.95
-    max_aspect_change: float = 0.1
-    backend: str = "mih"
-    threads: int | None = None
-
-
-class UnionFind:
-    """Disjoint sets over 0..n-1 with path halving; the root of a set is its smallest member."""
-
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if ra < rb:
-                self.parent[rb] = ra
-            else:
-                self.parent[ra] = rb
-
-    def roots(self) -> np.ndarray:
-        return np.array([self.find(i) for i in range(len(self.parent))], dtype=np.int64)
 
 
 def hex_to_u64(values) -> np.ndarray:
@@ -183,13 +149,44 @@ def _other_min(group: np.ndarray, member: np.ndarray, ids: np.ndarray) -> np.nda
     return out
 
 
+@dataclass(frozen=True)
+class _Units:
+    """Distinct (pHash, dHash, thumbnail) among the readable files, and which unit each file is."""
+
+    files: pd.Index  # md5s of the readable files, sorted
+    of_file: np.ndarray  # unit of each file
+    phash: np.ndarray  # per unit, uint64
+    dhash: np.ndarray
+    thumbs: np.ndarray  # per unit, THUMB_SIZE**2 bytes
+    md5: np.ndarray  # per unit: its first file
+    log_aspect: np.ndarray  # per unit
+
+    def __len__(self) -> int:
+        return len(self.phash)
+
+
 def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster the posts of ``posts`` (RAW_POSTS) given their files' ``hashes`` (DEDUP_HASHES).
 
     Returns ``(images, pairs)`` in the DEDUP and DEDUP_PAIRS schemas: one row per post, one per
-    candidate pair.
+    candidate pair. Every step is whole-array work, so a million posts take seconds.
     """
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
+    rows, h = _post_rows(posts, hashes)
+    units = _units(h[h["status"] == "ok"].sort_index())
+    cand = candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params)
+    g = _Graph.build(rows, units, cand[cand["accepted"]])
+    _choose_representatives(rows, g, posts["score"].fillna(-1).to_numpy(np.int64))
+    _join_details(rows, g, cand[cand["accepted"]], len(units))
+    fam = families(g.ids, posts["parent_id"].fillna(0).astype(np.int64).to_numpy())
+    rows["family"] = fam
+    rows["split_group"] = _min_node_of_components(np.r_[g.ids, g.ids], np.r_[rows["cluster"].to_numpy(), fam])[
+        :len(rows)]  # clusters and families joined: what the split keeps on one side
+    return rows, _pair_table(units, cand)
+
+
+def _post_rows(posts: pd.DataFrame, hashes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each post's status, reason and file facts; and the hashes of the files these posts use, by md5."""
     fetched = (posts["status"] == "ok").to_numpy()
     # only the files these posts use (a hash-table look-up: pandas' isin on Arrow strings loops in Python)
     used = pd.Index(hashes["md5"].to_numpy(object)).isin(posts.loc[fetched, "md5"].to_numpy(object))
@@ -208,51 +205,74 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     rows["lossless"] = np.where(ok, hrow["lossless"].fillna(False).to_numpy(), False).astype(bool)
     rows["phash"] = np.where(ok, hrow["phash"].fillna("").to_numpy(), "")
     rows["dhash"] = np.where(ok, hrow["dhash"].fillna("").to_numpy(), "")
+    return rows, h
 
-    # units: distinct (pHash, dHash, thumbnail) among the readable files
-    ok_files = h[h["status"] == "ok"].sort_index()
+
+def _units(ok_files: pd.DataFrame) -> _Units:
+    """Collapse readable files (md5-indexed, sorted) with the same pHash, dHash and thumbnail into units."""
     unit_key = ok_files["phash"] + ok_files["dhash"] + ok_files["thumb"].map(bytes.hex)
     ukeys, file_unit = np.unique(unit_key.to_numpy(), return_inverse=True)
-    uph = hex_to_u64([k[:16] for k in ukeys])
-    udh = hex_to_u64([k[16:32] for k in ukeys])
-    uth = np.frombuffer(bytes.fromhex("".join(k[32:] for k in ukeys)), np.uint8).reshape(-1, THUMB_SIZE**2)
     first_file = np.unique(file_unit.reshape(-1), return_index=True)[1]  # files are in md5 order
-    unit_md5 = ok_files.index.to_numpy()[first_file]
-    log_aspect = np.log(ok_files["width"].to_numpy(np.float64)[first_file]
-                        / ok_files["height"].to_numpy(np.float64)[first_file])
-    cand = candidate_pairs(uph, udh, uth, log_aspect, params)
+    return _Units(
+        files=pd.Index(ok_files.index), of_file=file_unit.reshape(-1),
+        phash=hex_to_u64([k[:16] for k in ukeys]), dhash=hex_to_u64([k[16:32] for k in ukeys]),
+        thumbs=np.frombuffer(bytes.fromhex("".join(k[32:] for k in ukeys)), np.uint8).reshape(-1, THUMB_SIZE**2),
+        md5=ok_files.index.to_numpy()[first_file],
+        log_aspect=np.log(ok_files["width"].to_numpy(np.float64)[first_file]
+                          / ok_files["height"].to_numpy(np.float64)[first_file]))
+
+
+def _pair_table(units: _Units, cand: pd.DataFrame) -> pd.DataFrame:
+    """Candidate unit pairs as DEDUP_PAIRS rows (named by each unit's first md5)."""
     pairs = pd.DataFrame({
-        "md5_a": unit_md5[cand["a"].to_numpy()] if len(cand) else [],
-        "md5_b": unit_md5[cand["b"].to_numpy()] if len(cand) else [],
+        "md5_a": units.md5[cand["a"].to_numpy()] if len(cand) else [],
+        "md5_b": units.md5[cand["b"].to_numpy()] if len(cand) else [],
         "phash_distance": cand["phash_distance"], "dhash_distance": cand["dhash_distance"],
         "thumb_corr": cand["thumb_corr"], "aspect_change": cand["aspect_change"],
         "accepted": cand["accepted"],
     })
-    pairs = pairs.sort_values(["md5_a", "md5_b"], kind="stable").reset_index(drop=True)
+    return pairs.sort_values(["md5_a", "md5_b"], kind="stable").reset_index(drop=True)
 
-    # clusters: components of posts joined by the same file (fetched), the same unit (readable) and
-    # accepted unit pairs; everything below is whole-array work, so a million posts take seconds
-    n = len(rows)
-    idx = np.arange(n)
-    ids = rows["id"].to_numpy()
-    md5_code = pd.factorize(rows["md5"])[0]
-    file_pos = pd.Index(ok_files.index).get_indexer(rows["md5"].where(ok, None))
-    unit = np.where(ok, file_unit.reshape(-1)[np.maximum(file_pos, 0)], -1) if len(ok_files) else np.full(n, -1)
-    first_of_file = _first_in_group(md5_code, fetched)
-    first_of_unit = _first_in_group(unit, ok)
-    unit_first_post = np.zeros(max(len(ukeys), 1), np.int64)
-    unit_first_post[unit[ok]] = first_of_unit[ok]
-    acc = cand[cand["accepted"]]
-    ua, ub = acc["a"].to_numpy(np.int64), acc["b"].to_numpy(np.int64)
-    labels = _components(n, np.concatenate([idx[fetched], idx[ok], unit_first_post[ua]]),
-                         np.concatenate([first_of_file[fetched], first_of_unit[ok], unit_first_post[ub]]))
-    size = np.bincount(labels)[labels]
 
-    # the kept representative: the first of each cluster by KEEP_ORDER
+@dataclass(frozen=True)
+class _Graph:
+    """Posts joined by the same file (fetched), the same unit (readable) and accepted unit pairs."""
+
+    ids: np.ndarray
+    fetched: np.ndarray  # bool per post
+    ok: np.ndarray  # bool per post: readable
+    md5_code: np.ndarray  # file of each post, as a code
+    unit: np.ndarray  # unit of each post, -1 unless readable
+    first_of_unit: np.ndarray  # per post: the first post of its unit
+    labels: np.ndarray  # connected component of each post
+    size: np.ndarray  # its component's size
+
+    @classmethod
+    def build(cls, rows: pd.DataFrame, units: _Units, acc: pd.DataFrame) -> _Graph:
+        n = len(rows)
+        idx = np.arange(n)
+        fetched = (rows["status"] != "not_fetched").to_numpy()
+        ok = (rows["status"] == "ok").to_numpy()
+        md5_code = pd.factorize(rows["md5"])[0]
+        file_pos = units.files.get_indexer(rows["md5"].where(ok, None))
+        unit = np.where(ok, units.of_file[np.maximum(file_pos, 0)], -1) if len(units.files) else np.full(n, -1)
+        first_of_file = _first_in_group(md5_code, fetched)
+        first_of_unit = _first_in_group(unit, ok)
+        unit_first_post = np.zeros(max(len(units), 1), np.int64)
+        unit_first_post[unit[ok]] = first_of_unit[ok]
+        ua, ub = acc["a"].to_numpy(np.int64), acc["b"].to_numpy(np.int64)
+        labels = _components(n, np.concatenate([idx[fetched], idx[ok], unit_first_post[ua]]),
+                             np.concatenate([first_of_file[fetched], first_of_unit[ok], unit_first_post[ub]]))
+        return cls(rows["id"].to_numpy(), fetched, ok, md5_code, unit, first_of_unit, labels,
+                   np.bincount(labels)[labels] if n else np.zeros(0, np.int64))
+
+
+def _choose_representatives(rows: pd.DataFrame, g: _Graph, score: np.ndarray) -> None:
+    """The kept post of each cluster: the first by KEEP_ORDER; keep_reason names what decided."""
+    n, idx, labels, ok = len(rows), np.arange(len(rows)), g.labels, g.ok
     area = (rows["width"] * rows["height"]).to_numpy(np.int64)
     lossless = rows["lossless"].to_numpy(bool)
-    score = posts["score"].fillna(-1).to_numpy(np.int64)
-    order = np.lexsort((ids, -score, ~lossless, -area, labels))
+    order = np.lexsort((g.ids, -score, ~lossless, -area, labels))
     head = np.r_[True, labels[order][1:] != labels[order][:-1]]
     rep = np.empty(n, np.int64)
     rep[order] = order[np.flatnonzero(head)][np.cumsum(head) - 1]
@@ -260,47 +280,43 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tu
     second = np.flatnonzero(head) + 1
     second = np.where((second < n) & ~np.r_[head, True][np.minimum(second, n)], second, second - 1)
     runner_up[order] = order[second][np.cumsum(head) - 1]
-    cluster = ids[rep]
-    multi = size > 1
+    multi = g.size > 1
     is_rep = rep == idx
     keep = np.where(multi, is_rep & ok, ok)
-    keep_reason = np.where(ok, "unique", np.where(fetched, "unreadable", "not_fetched")).astype(object)
+    keep_reason = np.where(ok, "unique", np.where(g.fetched, "unreadable", "not_fetched")).astype(object)
     other = np.where(is_rep, runner_up, idx)  # the representative against its runner-up, the rest against it
     judged = multi & ok[rep]
     keep_reason[judged] = np.select(
         [area[rep] != area[other], lossless[rep] != lossless[other], score[rep] != score[other]],
         list(KEEP_ORDER[:3]), KEEP_ORDER[3])[judged]
-    rows["cluster"], rows["cluster_size"], rows["keep"], rows["keep_reason"] = cluster, size, keep, keep_reason
+    rows["cluster"], rows["cluster_size"], rows["keep"], rows["keep_reason"] = g.ids[rep], g.size, keep, keep_reason
 
-    # the distance that joined each post: 0 to a copy of the same file or hash, else its best edge
-    same_file = _other_min(md5_code, fetched, ids)
+
+def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int) -> None:
+    """How each clustered post joined: 0 bits to a copy of the same file or hash, else its best edge."""
+    n, ok, ids, unit = len(rows), g.ok, g.ids, g.unit
+    same_file = _other_min(g.md5_code, g.fetched, ids)
     same_unit = _other_min(unit, ok, ids)
-    unit_min_id = np.zeros(max(len(ukeys), 1), np.int64)
-    unit_min_id[unit[ok]] = ids[first_of_unit[ok]]  # posts are in id order: the first has the least id
+    unit_min_id = np.zeros(max(n_units, 1), np.int64)
+    unit_min_id[unit[ok]] = ids[g.first_of_unit[ok]]  # posts are in id order: the first has the least id
+    ua, ub = acc["a"].to_numpy(np.int64), acc["b"].to_numpy(np.int64)
     x, y = np.r_[ua, ub], np.r_[ub, ua]
     dp = np.r_[acc["phash_distance"].to_numpy(np.int64), acc["phash_distance"].to_numpy(np.int64)]
     dd = np.r_[acc["dhash_distance"].to_numpy(np.int64), acc["dhash_distance"].to_numpy(np.int64)]
     best = np.lexsort((unit_min_id[y], dd, dp, x))
     best = best[np.r_[True, x[best][1:] != x[best][:-1]]] if len(best) else best
-    edge_dp, edge_dd, edge_to = (np.full(max(len(ukeys), 1), -1, np.int64) for _ in range(3))
+    edge_dp, edge_dd, edge_to = (np.full(max(n_units, 1), -1, np.int64) for _ in range(3))
     edge_dp[x[best]], edge_dd[x[best]], edge_to[x[best]] = dp[best], dd[best], unit_min_id[y[best]]
     u0 = np.maximum(unit, 0)
     near = ok & (edge_to[u0] >= 0)
-    live = fetched & multi
+    live = g.fetched & (g.size > 1)
     is_exact = live & (same_file >= 0)
     is_same = live & ~is_exact & (same_unit >= 0)
     is_near = live & ~is_exact & ~is_same & near
-    kind = np.select([is_exact, is_same, is_near], ["exact", "same_hash", "near"], "").astype(object)
+    rows["join_kind"] = np.select([is_exact, is_same, is_near], ["exact", "same_hash", "near"], "").astype(object)
     zero = np.zeros(n, np.int64)
     jd = np.select([is_exact | is_same, is_near], [zero, edge_dp[u0]], -1)
     jdd = np.select([is_exact | is_same, is_near], [zero, edge_dd[u0]], -1)
     jto = np.select([is_exact, is_same, is_near], [same_file, same_unit, edge_to[u0]], -1)
-    rows["join_kind"] = kind
     for col, v in (("join_distance", jd), ("join_dhash", jdd), ("joined_to", jto)):
         rows[col] = pd.array(np.where(v >= 0, v, None), dtype="Int64")
-
-    fam = families(ids, posts["parent_id"].fillna(0).astype(np.int64).to_numpy())
-    rows["family"] = fam
-    # split groups: clusters and families joined
-    rows["split_group"] = _min_node_of_components(np.r_[ids, ids], np.r_[cluster, fam])[:n]
-    return rows, pairs

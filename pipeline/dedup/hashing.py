@@ -21,6 +21,7 @@ exception that stops the run.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import struct
 import warnings
@@ -32,7 +33,26 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pipeline.dedup import _normalise
+from pipeline.dedup.config import HashParams
+
+NORMALISE_ABI = 2  # must equal NORMALISE_ABI in _normalise.c
+
+
+def _load_extension():
+    """The compiled ``_normalise``, or one line saying what to do (not a confusing import traceback)."""
+    hint = "run `make install` (it builds pipeline/dedup/_normalise.c with this machine's C compiler)"
+    try:
+        ext = importlib.import_module("pipeline.dedup._normalise")
+    except ImportError:
+        raise ImportError(f"the C extension pipeline.dedup._normalise is not built for this checkout: {hint}"
+                          ) from None
+    if getattr(ext, "ABI", None) != NORMALISE_ABI:
+        raise ImportError(f"the C extension pipeline.dedup._normalise at {ext.__file__} is stale (ABI "
+                          f"{getattr(ext, 'ABI', None)}, this code needs {NORMALISE_ABI}): {hint}")
+    return ext
+
+
+_normalise = _load_extension()
 
 HASH_VERSION = 4  # bump when the normalisation or hashes change: it invalidates saved shards
 NORM_SIZE = 64  # the normalised picture the hashes are computed from
@@ -197,11 +217,11 @@ class Unreadable(Exception):
 LOSSLESS_FORMATS = {"PNG", "GIF", "BMP", "TIFF"}
 
 
-def hash_bytes(data: bytes, max_pixels: int = 100_000_000, min_side: int = 16, full: bool = False) -> HashResult:
+def hash_bytes(data: bytes, params: HashParams, full: bool = False) -> HashResult:
     """Exact and perceptual hashes of one file's bytes; an unreadable file gets a reason, not an error."""
     md5 = hashlib.md5(data).hexdigest()
     try:
-        img, fmt, w, h, frames = open_reduced(data, max_pixels, min_side, full)
+        img, fmt, w, h, frames = open_reduced(data, params.max_pixels, params.min_side, full)
         ph, dh, thumb = hash_normalised(normalise(img))
     except Unreadable as e:
         return HashResult(md5, "unreadable", e.args[0], 0, 0, "", False, 0, 0, 0, b"")
@@ -209,7 +229,7 @@ def hash_bytes(data: bytes, max_pixels: int = 100_000_000, min_side: int = 16, f
     return HashResult(md5, "ok", "", w, h, fmt, lossless, frames, ph, dh, thumb)
 
 
-def hash_file(path: Path | str, max_pixels: int = 100_000_000, min_side: int = 16) -> HashResult:
+def hash_file(path: Path | str, params: HashParams) -> HashResult:
     """``hash_bytes`` of a file in the store (reason ``missing`` when it is not there)."""
     try:
         data = Path(path).read_bytes()
@@ -217,7 +237,10 @@ def hash_file(path: Path | str, max_pixels: int = 100_000_000, min_side: int = 1
         return HashResult("", "unreadable", "missing", 0, 0, "", False, 0, 0, 0, b"")
     except OSError:  # one unreadable file gets a reason; it must not stop the run
         return HashResult("", "unreadable", "read_error", 0, 0, "", False, 0, 0, 0, b"")
-    return hash_bytes(data, max_pixels, min_side)
+    return hash_bytes(data, params)
+
+
+_WARM_UP = HashParams(max_pixels=48 * 64, min_side=1)  # the warm-up picture only
 
 
 def warm_up() -> None:
@@ -230,7 +253,7 @@ def warm_up() -> None:
     for fmt in ("JPEG", "PNG"):
         buf = io.BytesIO()
         pic.convert("RGB").save(buf, fmt)
-        hash_bytes(buf.getvalue())
+        hash_bytes(buf.getvalue(), _WARM_UP)
 
 
 def thumb_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A raw folder without crawling: the corpus's files in the store layout plus ``posts.parquet``.
+"""A raw folder without crawling: the corpus's files in the store layout plus the ``RAW_POSTS`` manifest.
 
 What the crawl stage would write after fetching every post of the corpus: status ``ok`` rows (broken files
 download fine, their md5 matches; they are only undecodable, which is for dedup to find out), files at
@@ -35,6 +35,6 @@ def write_raw(corpus: Corpus, raw_dir: Path | str, post_ids: list[int] | None = 
             "change": p.change, "file_url": f"http://samplebooru.invalid/images/{p.directory}/{p.image}",
             "query": "", "status": "ok", "reason": "", "fetched_at": FETCHED_AT,
         })
-    manifest = raw_dir / "posts.parquet"
+    manifest = RAW_POSTS.path(raw_dir)
     write_manifest(pd.DataFrame(rows, columns=RAW_POSTS.names), manifest, RAW_POSTS)
     return manifest

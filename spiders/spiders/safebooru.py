@@ -11,41 +11,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import scrapy
+from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from pipeline.crawl import (
     CrawlConfig,
+    CrawlState,
     Page,
     Query,
+    allowed_hosts,
     api_url,
     cursor_tags,
-    host_of,
     listing_reason,
     normalise_post,
     parse_page,
+    post_id,
+    utc_now,
 )
-from pipeline.crawl_journal import CrawlState, utc_now
 from spiders.items import FetchItem, PageItem
 
 logger = logging.getLogger("linecolor.crawl")
 
 
 class SafebooruSpider(scrapy.Spider):
+    """Configured by the crawler's settings alone (``spiders.settings.crawl_settings``), like every component."""
+
     name = "safebooru"
 
-    def __init__(self, config: CrawlConfig, base_url: str, raw_dir: str, **kwargs: Any):
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SafebooruSpider:
+        s = crawler.settings
+        spider = cls(s["LINECOLOR_CRAWL"], s["LINECOLOR_BASE_URL"], s["LINECOLOR_STATE"], *args, **kwargs)
+        spider._set_crawler(crawler)
+        return spider
+
+    def __init__(self, config: CrawlConfig, base_url: str, state: CrawlState, **kwargs: Any):
         super().__init__(**kwargs)
         self.cfg = config
         self.base = base_url
-        self.allowed_hosts = frozenset({host_of(base_url)})
-        self.allowed_domains = sorted(self.allowed_hosts)
-        self.state = CrawlState.open(Path(raw_dir) / ".crawl" / "journal.jsonl")
+        self.hosts = allowed_hosts(base_url)
+        self.allowed_domains = sorted(self.hosts)
+        self.state = state
         self.seen: set[int] = set(self.state.posts)
         self.accepted = {q.key: self.state.query_run(q.key).accepted for q in config.queries}
         self.total_accepted = self.state.accepted_this_run()
@@ -83,6 +94,7 @@ class SafebooruSpider(scrapy.Spider):
             return self._page_request(j, qr.cursor, qr.top, as_json=True)
         if not self.incomplete:
             self.complete = True
+            self.state.all_done = True  # the journal pipeline ends the run when the spider closes
         return None
 
     def _page_request(self, qi: int, cursor: int | None, top: int | None, as_json: bool,
@@ -99,7 +111,8 @@ class SafebooruSpider(scrapy.Spider):
         qi, cursor, top, as_json, attempt = m["qi"], m["cursor"], m["top"], m["json"], m["attempt"]
         self.api_ok = True
         page = parse_page(response.body) if response.status == 200 else Page("error", reason=f"http_{response.status}")
-        fresh = [r for r in page.posts if _id(r) is not None and (cursor is None or _id(r) < cursor)]
+        ids = [post_id(r) for r in page.posts]
+        fresh = [r for r, i in zip(page.posts, ids, strict=True) if i is not None and (cursor is None or i < cursor)]
         if fresh:
             yield from self._take(qi, fresh, cursor, top)
             return
@@ -133,7 +146,7 @@ class SafebooruSpider(scrapy.Spider):
             if rec["id"] in self.seen:
                 continue
             self.seen.add(rec["id"])
-            rec.update(query=q.key, reason=listing_reason(rec, self.cfg, self.allowed_hosts), listed_at=now)
+            rec.update(query=q.key, reason=listing_reason(rec, self.cfg, self.hosts), listed_at=now)
             posts.append(rec)
             if not rec["reason"]:
                 self.accepted[q.key] += 1
@@ -178,9 +191,3 @@ class SafebooruSpider(scrapy.Spider):
             return
         yield from self._give_up(m["qi"], why)
 
-
-def _id(raw: dict[str, Any]) -> int | None:
-    try:
-        return int(raw.get("id"))
-    except (TypeError, ValueError):
-        return None
