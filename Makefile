@@ -25,4 +25,5 @@ test: lint
 	$(PY) -m pytest -q
 
 contact-sheet: install
+	$(PY) -m pip install -q -e '.[docs]'
 	$(PY) -m docs.contact_sheet
