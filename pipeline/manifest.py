@@ -109,6 +109,24 @@ DEDUP_PAIRS = Manifest("pairs.parquet", pa.schema([
     ("accepted", pa.bool_()),
 ]), ("md5_a", "md5_b"))
 
+# data/filter/decisions.parquet: one row per dedup row, nothing dropped. Representatives (dedup's kept post
+# of each cluster) are decided; the other posts of a cluster follow their representative's decision.
+FILTER = Manifest("decisions.parquet", pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),
+    ("path", pa.string()),  # relative to the raw folder; null unless the crawl fetched it
+    ("cluster", pa.int64()),  # dedup cluster: the id of its representative
+    ("representative", pa.bool_()),  # dedup's kept post of its cluster: the one this stage decides
+    ("decision", pa.string()),  # keep | reject (representatives) | duplicate | unreadable | not_fetched
+    ("keep", pa.bool_()),  # goes on to line art: a representative whose decision is keep
+    ("reason", pa.string()),  # the first reason that applied ("" when kept): small, clutter, greyscale, ...
+    ("reasons", pa.string()),  # every reason that applied, sorted, space-separated ("" when none)
+    ("width", pa.int64()),
+    ("height", pa.int64()),
+    ("p_small", pa.float64()),  # classifier probabilities, null unless scored
+    ("p_clutter", pa.float64()),
+]), ("id",))
+
 RATING_SPELLINGS = {
     "general": "general", "safe": "general", "s": "general", "g": "general",
     "sensitive": "sensitive", "questionable": "questionable", "q": "questionable",
