@@ -127,6 +127,34 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("p_clutter", pa.float64()),
 ]), ("id",))
 
+# data/lineart/pairs.parquet (PROVISIONAL, until the line-art stage lands): one row per colour/line pair.
+LINEART = Manifest("pairs.parquet", pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),
+    ("variant", pa.int64()),
+    ("method", pa.string()),
+    ("color_path", pa.string()),  # relative to the line-art folder
+    ("line_path", pa.string()),
+    ("width", pa.int64()),
+    ("height", pa.int64()),
+    ("status", pa.string()),
+    ("reason", pa.string()),
+]), ("id", "variant"))
+
+# data/split/manifest.parquet: one row per line-art pair, with its split and where it is packed.
+SPLIT = Manifest("manifest.parquet", pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),  # the post's file
+    ("variant", pa.int64()),  # the line-art variant of the pair
+    ("split", pa.string()),  # train | val | test
+    ("shard", pa.string()),  # e.g. train/shard-00000.tar, relative to the split folder
+    ("key", pa.string()),  # the sample's key inside the shard (<id>_<variant>, no dots)
+    ("tags", pa.string()),
+    ("character", pa.string()),  # the first configured character tag among the tags ("" when none)
+    ("group", pa.int64()),  # what stays on one side: least post id of its dedup group + near-pHash component
+    ("dedup_group", pa.int64()),  # dedup's split_group
+]), ("split", "key"))
+
 RATING_SPELLINGS = {
     "general": "general", "safe": "general", "s": "general", "g": "general",
     "sensitive": "sensitive", "questionable": "questionable", "q": "questionable",
