@@ -14,15 +14,19 @@ $(STAMP): pyproject.toml setup.py pipeline/dedup/_normalise.c
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Stage commands in dvc.yaml call `python`: the activated environment's, so `dvc exp run --queue/--temp`
+# (which copy the repo without .venv) find it too.
+ACTIVATE := . $(VENV)/bin/activate &&
+
 demo: install
-	$(VENV)/bin/dvc repro
+	$(ACTIVATE) dvc repro
 	@echo "demo: outputs in data/, metrics in metrics/, reports in reports/"
 
 lint: install
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest -q
+	$(ACTIVATE) python -m pytest -q
 
 contact-sheet: install
 	$(PY) -m pip install -q -e '.[docs]'
