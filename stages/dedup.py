@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     write_manifest(hashes, DEDUP_HASHES.path(a.out), DEDUP_HASHES)
     write_manifest(images, DEDUP.path(a.out), DEDUP)
     write_manifest(pairs, DEDUP_PAIRS.path(a.out), DEDUP_PAIRS)
-    atomic_write_text(a.report / "index.html", report(images, pairs, a.raw, cfg.search, cfg.report))
+    atomic_write_text(a.report / "index.html",
+                      report(images, pairs, a.raw, cfg.search, cfg.report, report_dir=a.report))
     m = metrics(images, pairs, cfg.search)
     write_metrics(a.metrics, m)
     print(f"dedup: {m['posts']} posts, {m['hashed']} hashed, {m['unreadable']} unreadable, {m['clusters']} "
