@@ -31,7 +31,7 @@ from PIL import Image, ImageOps
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end;margin:.4em 0 1.2em}
+.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start;margin:.4em 0 1.2em}
 figure{margin:0;text-align:center;font-size:12px;max-width:240px}figure img{display:block;border:1px solid #bbb}
 figure a{display:inline-block}.keep img{border:3px solid #2a7}.note{color:#666;font-size:13px}
 .meta{margin:2px 0;color:#444;font-size:11px}.tags{margin:2px 0;color:#666;font-size:11px;overflow-wrap:anywhere}
