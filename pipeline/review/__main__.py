@@ -10,12 +10,11 @@ the next ``dvc repro`` reads (dedup: ``review/dedup_labels.csv``; classifier and
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from pipeline.review.server import ReviewPaths, ReviewServer
+from pipeline.serving import serve_until_signalled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,22 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", type=Path, default=Path("reports"), help="the reports folder (served)")
     ap.add_argument("--images", type=Path, default=Path("data/raw/images"), help="the image store (served)")
     args = ap.parse_args(argv)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     paths = ReviewPaths(args.reports, args.images, args.labels, args.dedup_labels)
     try:
         server = ReviewServer(paths).start(args.port)
     except OSError as exc:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    try:
-        print(f"serving {server.url}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(server)
 
 
 if __name__ == "__main__":
