@@ -17,8 +17,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from pipeline.review import ReviewPaths, ReviewServer
 from pipeline.review.browser import launch
+from pipeline.review.server import ReviewPaths, ReviewServer
 from pipeline.store import atomic_path
 
 DOCS = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.dedup import DedupConfig, dedup, hash_posts
 from pipeline.dedup import report as dedup_page
 from pipeline.manifest import FILTER, RAW_POSTS, read_manifest, write_manifest
-from pipeline.review import filter_report
+from pipeline.review.filter_report import filter_report
 from pipeline.samplebooru.corpus import Corpus
 from pipeline.samplebooru.materialize import write_raw
 from pipeline.store import atomic_write_text

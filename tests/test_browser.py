@@ -9,8 +9,8 @@ from pipeline.dedup import DedupConfig, dedup, hash_posts
 from pipeline.dedup.labels import pair_verdicts, read_pair_labels
 from pipeline.labels import read_labels
 from pipeline.manifest import RAW_POSTS, read_manifest
-from pipeline.review import ReviewPaths, ReviewServer
 from pipeline.review.browser import launch
+from pipeline.review.server import ReviewPaths, ReviewServer
 from tests.conftest import repo_params
 from tests.reviewing import ATTR_TAG, SCRIPT_TAG
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pandas as pd
 import pytest
 
 from pipeline.dedup import DedupConfig, dedup
+from pipeline.dedup import report as dedup_page
 from pipeline.dedup.labels import append_pair_label, make_pair_label, pair_verdicts, read_pair_labels
 from pipeline.dedup.verdicts import verdict_metrics
 from pipeline.manifest import DEDUP, read_manifest
@@ -75,6 +77,18 @@ def test_a_cannot_link_splits_files_with_identical_hashes_and_absent_files_are_i
     images, _ = dedup(posts, hashes, CFG.search, rules)
     assert clusters(images) == {"a": 1, "b": 2, "d": 3}
     assert verdict_metrics(images, rules)["ignored"] == 1
+
+
+def test_the_report_offers_pair_buttons_and_shows_verdicts_given(tmp_path):
+    posts, hashes = hand_made(CHAIN)
+    images, pairs = dedup(posts, hashes, CFG.search)
+    page = dedup_page(images, pairs, tmp_path, CFG.search, CFG.report, {("a" * 32, "c" * 32): "different"},
+                      report_dir=tmp_path / "report")
+    boxes = re.findall(r'<figure data-review="pair" data-md5-a="(\w+)" data-md5-b="(\w+)">(.*?)</figure>', page)
+    assert [(x[0], y[0]) for x, y, _ in boxes] == [("b", "a"), ("c", "a")]  # each joined post against the kept one
+    assert ["reviewed: different" in body for *_, body in boxes] == [False, True]
+    assert page.count('data-verdict="different">not the same picture</button>') == len(boxes) + len(pairs)
+    assert 'href="../images/cc/' in page  # thumbnails open the full-size file, relative to the report
 
 
 @pytest.mark.parametrize(("kw", "why"), [({"verdict": "maybe"}, "verdict"), ({"md5_b": "a" * 32}, "two different"),

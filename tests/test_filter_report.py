@@ -8,7 +8,8 @@ import re
 import pytest
 
 from pipeline import report as html
-from pipeline.review import filter_report
+from pipeline.labels import latest, make_label
+from pipeline.review.filter_report import filter_report
 from tests.reviewing import ATTR_TAG, PER_PAGE, SCRIPT_TAG, THRESHOLDS
 
 
@@ -59,6 +60,17 @@ def test_hostile_tags_and_sources_are_text_and_buttons_follow_the_vocabulary(tre
     assert page.count('data-target="small" data-value="0">wrong: not small</button>') == len(ids_on(page))
     grey = [p for p in (tree.reports / "filter").glob("reject-*-greyscale-*.html")]
     assert all("wrong: not greyscale" in p.read_text() for p in grey)
+
+
+def test_verdicts_already_given_are_shown_under_their_picture(tree, tmp_path):
+    row = tree.decisions.set_index("id").loc[tree.hostile[0]]
+    labels = [make_label(tree.hostile[0], row["md5"], "small", 1, "alice"),
+              make_label(tree.hostile[0], row["md5"], "small", 0, "bob")]  # the last one is in force
+    filter_report(tree.decisions, tree.raw, THRESHOLDS, tmp_path, per_page=50, near_kept=4, thumb=32,
+                  verdicts=latest(labels))
+    page = next(tmp_path.glob("reject-*-small-001.html")).read_text()
+    fig = page.split(f'data-post-id="{tree.hostile[0]}"')[1].split("</figure>")[0]
+    assert "reviewed: not small" in fig and page.count("reviewed:") == 1
 
 
 def test_pages_are_deterministic_and_stale_pages_go(tree, tmp_path):

@@ -14,7 +14,7 @@ import requests
 from pipeline import report as html
 from pipeline.dedup.labels import read_pair_labels
 from pipeline.labels import read_labels
-from pipeline.review import ReviewPaths, ReviewServer
+from pipeline.review.server import ReviewPaths, ReviewServer
 from tests.conftest import REPO
 
 SECRET = "top-secret-do-not-serve"

@@ -1,10 +1,10 @@
 """Reviewing reports in a browser: the loopback review server whose clicks become labels, and the filter report.
 
-``python -m pipeline.review`` serves the reports; ``ReviewServer``/``ReviewPaths`` run it from Python;
-``filter_report`` writes ``reports/filter/``. Nothing here reads params.yaml or assumes a path.
+- ``server``: ``ReviewServer``/``ReviewPaths``, what ``python -m pipeline.review`` runs.
+- ``guard``: what the server refuses and how a click becomes a line of a labels file (pure functions).
+- ``filter_report``: ``reports/filter/`` from the filter's decisions (imported by the filter stage alone, so
+  this file re-exports nothing: a stage that writes the report must not depend on the server's code).
+- ``browser``: the Chromium the browser tests and ``docs/screenshots.py`` drive.
+
+Nothing here reads params.yaml or assumes a path.
 """
-
-from pipeline.review.filter_report import filter_report
-from pipeline.review.server import ReviewPaths, ReviewServer
-
-__all__ = ["ReviewPaths", "ReviewServer", "filter_report"]

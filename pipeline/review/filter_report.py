@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from pipeline import report as html
-from pipeline.labels import TARGETS
+from pipeline.labels import TARGETS, Label
 from pipeline.manifest import RAW_POSTS, read_manifest
 from pipeline.store import atomic_write_text
 
@@ -33,12 +33,12 @@ _PAGE = re.compile(r"reject-\d+-[a-z0-9-]+-\d+\.html\Z")
 
 def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapping[str, float],
                   out_dir: Path | str, *, per_page: int, near_kept: int, thumb: int = 150,
-                  verdicts: Mapping[tuple[str, str], int] | None = None) -> list[Path]:
+                  verdicts: Mapping[tuple[str, str], Label] | None = None) -> list[Path]:
     """Write ``out_dir/index.html`` and the reason pages from ``decisions`` (the FILTER manifest, with its
     ``p_<head>`` score columns) and the raw folder (files, tags); return the files written.
 
     ``thresholds`` maps a head (``small``) to the threshold its ``p_small`` was cut at; ``verdicts``
-    (``pipeline.labels.latest``: (md5, target) -> value) are shown under the pictures they are about.
+    (``pipeline.labels.latest``: (md5, target) -> Label) are shown under the pictures they are about.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     posts = read_manifest(RAW_POSTS.path(raw_dir), RAW_POSTS)[["id", "tags", "source"]]
@@ -90,7 +90,7 @@ class _Pictures:
     """One picture as a figure: thumbnail, scores, reasons, tags, source, verdict buttons."""
 
     def __init__(self, raw_dir: Path, out_dir: Path, thresholds: Mapping[str, float], heads: list[str], thumb: int,
-                 verdicts: Mapping[tuple[str, str], int]):
+                 verdicts: Mapping[tuple[str, str], Label]):
         self.raw_dir, self.out_dir, self.thresholds, self.heads = raw_dir, out_dir, thresholds, heads
         self.thumb, self.verdicts = thumb, verdicts
 
@@ -110,7 +110,7 @@ class _Pictures:
         if kept_near in TARGETS:
             buttons += [(f"wrong: is {kept_near}", {"target": kept_near, "value": 1}),
                         (f"right: not {kept_near}", {"target": kept_near, "value": 0})]
-        given = [f"reviewed: {'' if v else 'not '}{t}" for t in (*reasons, kept_near) if t
+        given = [f"reviewed: {'' if v.value else 'not '}{t}" for t in (*reasons, kept_near) if t
                  and (v := self.verdicts.get((r.md5, t))) is not None]
         actions = html.join([*(html.el("p", g, class_="meta") for g in given), html.verdicts(buttons)])
         return html.figure(path, f"#{r.id} {r.width}x{r.height}", self.thumb, lines=[x for x in lines if x],
