@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import subprocess
 import sys
 import threading
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -65,9 +67,10 @@ def test_reports_are_served_with_the_review_script_and_images_as_images(tree, se
     assert "<script" not in tree.filter_html.read_text()  # the file on disk has none
     front = requests.get(server.url + "/", timeout=10).text
     assert 'href="reports/dedup/index.html"' in front and 'href="reports/filter/index.html"' in front
-    image = tree.decisions["path"].iloc[0]
-    got = requests.get(f"{server.url}/data/raw/{image}", timeout=10)
-    assert got.status_code == 200 and got.content == (tree.raw / image).read_bytes()
+    href = re.search(r'<a href="([^"]+)"><img', page.text).group(1)  # a thumbnail's full-size link
+    got = requests.get(urljoin(page.url, href), timeout=10)  # resolves on the server as it does on disk
+    image = tree.raw / "images" / href.split("/images/", 1)[1]
+    assert got.status_code == 200 and got.content == image.read_bytes()
     assert got.headers["Content-Type"].startswith("image/") and got.headers["X-Content-Type-Options"] == "nosniff"
 
 

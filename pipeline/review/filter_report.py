@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
 import pandas as pd
+from tqdm import tqdm
 
 from pipeline import report as html
 from pipeline.labels import TARGETS, Label
@@ -33,12 +35,13 @@ _PAGE = re.compile(r"reject-\d+-[a-z0-9-]+-\d+\.html\Z")
 
 def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapping[str, float],
                   out_dir: Path | str, *, per_page: int, near_kept: int, thumb: int = 150,
-                  verdicts: Mapping[tuple[str, str], Label] | None = None) -> list[Path]:
+                  verdicts: Mapping[tuple[str, str], Label] | None = None, progress: bool = False) -> list[Path]:
     """Write ``out_dir/index.html`` and the reason pages from ``decisions`` (the FILTER manifest, with its
     ``p_<head>`` score columns) and the raw folder (files, tags); return the files written.
 
     ``thresholds`` maps a head (``small``) to the threshold its ``p_small`` was cut at; ``verdicts``
     (``pipeline.labels.latest``: (md5, target) -> Label) are shown under the pictures they are about.
+    ``progress`` shows a bar on stderr (a thumbnail per rejection: 100k take minutes).
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     posts = read_manifest(RAW_POSTS.path(raw_dir), RAW_POSTS)[["id", "tags", "source"]]
@@ -48,6 +51,7 @@ def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapp
     rejected = d[d["decision"] == "reject"]
     reasons = sorted(rejected["reason"].unique(), key=lambda r: (-int((rejected["reason"] == r).sum()), r))
     written, index_links = [], []
+    bar = tqdm(total=len(rejected), desc="filter report", unit="picture", file=sys.stderr, disable=not progress)
     for i, reason in enumerate(reasons, start=1):
         group = _borderline_first(rejected[rejected["reason"] == reason], reason, thresholds)
         pages = max(1, math.ceil(len(group) / per_page))
@@ -61,6 +65,8 @@ def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapp
             text = html.page(f"Rejected: {reason} (page {p + 1} of {pages})",
                              [(f"{len(group)} pictures, borderline first", body)], nav=html.pager(nav_pages, p + 1))
             written.append(_write(out_dir / name, text))
+            bar.update(len(part))
+    bar.close()
     written.append(_write(out_dir / "index.html", _index(d, heads, thresholds, index_links, pic, near_kept)))
     keep = {p.name for p in written}
     for stale in out_dir.glob("reject-*.html"):  # pages of an earlier, longer run
