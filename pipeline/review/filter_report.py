@@ -44,7 +44,8 @@ def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapp
     ``progress`` shows a bar on stderr (a thumbnail per rejection: 100k take minutes).
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    posts = read_manifest(RAW_POSTS.path(raw_dir), RAW_POSTS)[["id", "tags", "source"]]
+    extra = ["id"] + [c for c in ("tags", "source") if c not in decisions.columns]  # the decisions' own win
+    posts = read_manifest(RAW_POSTS.path(raw_dir), RAW_POSTS)[extra]
     d = decisions.merge(posts, on="id", how="left").sort_values("id", kind="stable")
     heads = [h for h in thresholds if f"p_{h}" in d.columns]
     pic = _Pictures(raw_dir, out_dir, thresholds, heads, thumb, verdicts or {})
