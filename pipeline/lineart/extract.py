@@ -125,24 +125,26 @@ def kept_files(decisions: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(set(zip(kept["md5"], kept["path"], strict=True)))
 
 
+def _nth(paths, i: int) -> str | None:
+    return paths[i] if isinstance(paths, list | np.ndarray) and len(paths) > i else None
+
+
 def pairs(decisions: pd.DataFrame, files: pd.DataFrame, cfg: LineartConfig) -> pd.DataFrame:
     """LINEART rows: one per (kept post, variant); a kept post without a file is failed (``missing``)."""
     kept = decisions[decisions["keep"].fillna(False).astype(bool)][["id", "md5", "path"]]
-    by_md5 = {r.md5: r for r in files.itertuples()}
-    rows = []
-    for post in kept.itertuples():
-        f = by_md5.get(post.md5) if isinstance(post.path, str) else None
-        ok = f is not None and f.status == "ok"
-        for i, v in enumerate(cfg.variants):
-            rows.append({
-                "id": post.id, "md5": post.md5, "variant": v.name, "method": v.method,
-                "status": "ok" if ok else "failed", "reason": "" if ok else (f.reason if f is not None else "missing"),
-                "color": f.color if ok else None, "lines": f.lines[i] if ok else None,
-                "width": f.width if ok else 0, "height": f.height if ok else 0,
-                "source_width": f.source_width if f is not None else 0,
-                "source_height": f.source_height if f is not None else 0,
-            })
-    return pd.DataFrame(rows, columns=LINEART.names)
+    m = kept.merge(files.drop(columns="path").drop_duplicates("md5"), on="md5", how="left")
+    found = m["path"].notna() & m["status"].notna()
+    ok = found & (m["status"] == "ok")
+    frames = []
+    for i, v in enumerate(cfg.variants):
+        frames.append(pd.DataFrame({
+            "id": m["id"], "md5": m["md5"], "variant": v.name, "method": v.method,
+            "status": np.where(ok, "ok", "failed"), "reason": np.where(found, m["reason"], "missing"),
+            "color": m["color"].where(ok, None), "lines": m["lines"].map(partial(_nth, i=i)).where(ok, None),
+            **{c: m[c].where(found, 0).fillna(0).astype("int64")
+               for c in ("width", "height", "source_width", "source_height")},
+        }))
+    return pd.concat(frames, ignore_index=True)[LINEART.names]  # variants: at least one (LineartConfig)
 
 
 def lineart(decisions: pd.DataFrame, raw_dir: Path | str, out_dir: Path | str, shard_dir: Path | str,

@@ -26,7 +26,6 @@ from pipeline.samplebooru.encoding import resize_mask
 
 COVERAGE_LEVEL = 100  # of 255: resize_mask's threshold, the corpus's rule for a resized mask
 TOLERANCE = 1  # pixels
-_NEAR = np.ones((2 * TOLERANCE + 1, 2 * TOLERANCE + 1), np.uint8)
 
 
 def true_lines(mask: np.ndarray, g: Geometry) -> np.ndarray:
@@ -38,13 +37,14 @@ def true_lines(mask: np.ndarray, g: Geometry) -> np.ndarray:
     return place(scaled, g, False)
 
 
-def counts(lines: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
-    """(correct predicted, predicted, found true, true) line pixels, with the 1-pixel tolerance."""
+def counts(lines: np.ndarray, truth: np.ndarray, tolerance: int = TOLERANCE) -> tuple[int, int, int, int]:
+    """(correct predicted, predicted, found true, true) line pixels, within ``tolerance`` pixels (square)."""
     pred = lines < 128
     if pred.shape != truth.shape:
         raise ValueError(f"line picture {pred.shape[::-1]} and truth {truth.shape[::-1]} differ in size")
-    near_truth = cv2.dilate(truth.view(np.uint8), _NEAR) > 0
-    near_pred = cv2.dilate(pred.view(np.uint8), _NEAR) > 0
+    near = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
+    near_truth = cv2.dilate(truth.view(np.uint8), near) > 0
+    near_pred = cv2.dilate(pred.view(np.uint8), near) > 0
     return (int(np.count_nonzero(pred & near_truth)), int(np.count_nonzero(pred)),
             int(np.count_nonzero(truth & near_pred)), int(np.count_nonzero(truth)))
 
