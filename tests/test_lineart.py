@@ -53,7 +53,7 @@ def work(corpus, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lineart")
     ids = [p.id for p in corpus.posts[:200]] + [corpus.posts[295].id, corpus.posts[347].id]
     write_inputs(corpus, folder / "raw", folder / "filter", ids, keep=keep)
-    write_params(folder / "params.yaml")
+    write_params(folder / "params.yaml", shard_size=50)  # several shards: a resumed run skips finished ones
     return folder
 
 
@@ -113,9 +113,12 @@ def test_a_rerun_resumes_repairs_and_prunes_the_store(work, run):
     stray = out / "images" / "00" / ("0" * 32 + ".png")
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"not ours")
+    assert len(first) >= 3
+    finished = {p: p.stat().st_mtime_ns for p in first[1:]}
     first[0].unlink()  # as if the run had been killed before its first shard
     run_stage(work, work / "params.yaml")
     assert sorted(shards.glob("*.parquet")) == first
+    assert {p: p.stat().st_mtime_ns for p in first[1:]} == finished, "finished shards are read, not redone"
     assert lost.exists() and not stray.exists()
     assert LINEART.path(out).read_bytes() == manifest
 

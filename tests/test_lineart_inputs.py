@@ -128,7 +128,7 @@ def test_alpha_is_composited_on_white(tmp_path):
 
 
 def test_grey_cmyk_and_16_bit_become_rgb(tmp_path):
-    rgb, mask = drawing(800, 600)
+    rgb, mask = drawing(1600, 1200)  # large enough for a JPEG's draft decode
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     files = {"grey.png": Image.fromarray(grey), "grey.jpg": Image.fromarray(grey),
              "cmyk.jpg": Image.fromarray(rgb).convert("CMYK"), "i16.png": Image.fromarray(grey.astype("<u2") * 257)}
@@ -147,13 +147,13 @@ def test_grey_cmyk_and_16_bit_become_rgb(tmp_path):
 @pytest.mark.parametrize("orientation,store", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
                                                (8, Image.Transpose.ROTATE_270)])
 def test_exif_orientation_is_applied(tmp_path, orientation, store):
-    rgb, mask = drawing(900, 500)
-    rgb[:60, :60] = (0, 0, 0)  # a mark in the displayed picture's top-left corner
+    rgb, mask = drawing(2400, 1300)  # large enough for a draft decode of the stored (turned) picture
+    rgb[:160, :160] = (0, 0, 0)  # a mark in the displayed picture's top-left corner
     exif = Image.Exif()
     exif[0x0112] = orientation
     path = save(tmp_path, "r.jpg", Image.fromarray(rgb).transpose(store), quality=92, exif=exif.tobytes())
     scaled, g = load_scaled(path, CFG.resize, CFG.max_pixels)
-    assert (g.width, g.height) == (900, 500)
+    assert (g.width, g.height) == (2400, 1300)
     assert scaled[:3, :3].max() < 60 and scaled[-3:, -3:].min() > 200
 
 

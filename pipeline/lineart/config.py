@@ -43,13 +43,18 @@ class ResizeParams:
 
 @dataclass(frozen=True)
 class XDoG:
-    """Winnemoeller's XDoG on grey in [0, 1]: D = G(sigma) - gamma G(k sigma); ink where D < epsilon."""
+    """Winnemoeller's XDoG on grey in [0, 1]: D = G(sigma) - gamma G(k sigma), T = 1 + tanh(phi (D - epsilon))
+    below epsilon (else 1); the line picture is 255 T, so ink (< 128) where T < 0.5."""
 
-    sigma: float
-    k: float
+    sigma: float  # the inner Gaussian's standard deviation, pixels
+    k: float  # the outer one's, as a multiple of sigma
     gamma: float
     epsilon: float
     phi: float  # steepness of the tanh ramp below epsilon (1e9: binary)
+
+    def __post_init__(self) -> None:
+        if self.sigma <= 0 or self.k <= 0 or self.phi <= 0:
+            raise ValueError("xdog: sigma, k and phi must be positive")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ class Dilate:
     kernel: int  # the neighbourhood's diameter in pixels (odd): an ellipse
     threshold: float  # (max - grey) / max(max, floor) above it is ink
     floor: float  # least brightness the darkening is measured against: JPEG noise in black flats stays paper
+
+    def __post_init__(self) -> None:
+        if self.kernel < 3 or self.kernel % 2 == 0 or self.floor <= 0:
+            raise ValueError(f"dilate: kernel must be odd and at least 3 (not {self.kernel}), floor positive")
 
 
 @dataclass(frozen=True)
