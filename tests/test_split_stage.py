@@ -2,51 +2,39 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
 
-from pipeline.manifest import DEDUP, LINEART, SPLIT, read_manifest, write_manifest
+from pipeline.manifest import DEDUP, FILTER, SPLIT, read_manifest, write_manifest
 from pipeline.samplebooru.materialize import write_raw
 from pipeline.split import iter_samples
-from pipeline.store import atomic_write_bytes, image_relpath
 from stages import dedup as dedup_stage
+from stages import lineart as lineart_stage
 from stages import split as split_stage
 from tests.conftest import REPO
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
+from tests.lineart_data import decisions_frame, readable_colour
 
 
 @pytest.fixture(scope="module")
 def inputs(corpus, tmp_path_factory) -> Path:
-    """A raw store, its dedup, and small colour/line pairs for every kept readable post (stand-in line art)."""
+    """The real chain on the sample corpus: raw store, dedup, decisions, line art (the filter stands in:
+    kept = dedup's representatives that are readable colour illustrations, decided from the truth)."""
     root = tmp_path_factory.mktemp("split")
     write_raw(corpus, root / "raw")
     assert dedup_stage.main(["--raw", str(root / "raw"), "--out", str(root / "dedup"), "--shards",
                              str(root / "shards"), "--report", str(root / "rd"), "--metrics", str(root / "dm.json"),
-                             "--params", str(REPO / "params.yaml"), "--workers", "1"]) == 0
+                             "--labels", str(root / "none.csv"), "--params", str(REPO / "params.yaml"),
+                             "--workers", "2"]) == 0
     dedup = read_manifest(DEDUP.path(root / "dedup"), DEDUP)
-    rows = []
-    for r in dedup[dedup["keep"]].itertuples():
-        colour = _png(Image.open(root / "raw" / r.path).convert("RGB").resize((32, 24)))
-        line = _png(Image.new("L", (32, 24), 255 - r.id % 7))
-        paths = []
-        for data in (colour, line):
-            rel = image_relpath(hashlib.md5(data).hexdigest(), "png")
-            atomic_write_bytes(root / "lineart" / rel, data)
-            paths.append(rel)
-        for variant in (0, 1):
-            rows.append({"id": r.id, "md5": r.md5, "variant": variant, "method": "test", "color_path": paths[0],
-                         "line_path": paths[1], "width": 32, "height": 24, "status": "ok", "reason": ""})
-    write_manifest(pd.DataFrame(rows), LINEART.path(root / "lineart"), LINEART)
+    rows = [{"id": r.id, "md5": r.md5, "path": r.path, "width": r.width, "height": r.height,
+             "keep": bool(r.keep and readable_colour(corpus, r.id))} for r in dedup.itertuples()]
+    write_manifest(decisions_frame(rows), FILTER.path(root / "filter"), FILTER)
+    assert lineart_stage.main(["--filter", str(root / "filter"), "--raw", str(root / "raw"), "--out",
+                               str(root / "lineart"), "--shards", str(root / "ls"), "--report", str(root / "lr"),
+                               "--metrics", str(root / "lm.json"), "--params", str(REPO / "params.yaml"),
+                               "--workers", "2"]) == 0
     return root
 
 
@@ -65,7 +53,8 @@ def test_no_true_duplicate_group_or_family_crosses_splits(inputs, corpus):
                           for i in pictures["id"]]).merge(pictures[["id", "split"]], on="id")
     assert (truth.groupby("dup")["split"].nunique() == 1).all()
     assert (truth.groupby("family")["split"].nunique() == 1).all()
-    assert (rows.groupby("id")["split"].nunique() == 1).all()  # both variants of a picture together
+    assert (rows.groupby("id")["split"].nunique() == 1).all()  # every variant of a picture together
+    assert rows.groupby("id")["variant"].nunique().min() == 3  # xdog, dilate, xdog_bold
     counts = pictures["split"].value_counts()
     biggest = pictures["group"].value_counts().max()
     for s, r in (("train", 0.7), ("val", 0.2), ("test", 0.1)):

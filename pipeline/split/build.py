@@ -48,7 +48,7 @@ def plan(pairs: pd.DataFrame, dedup: pd.DataFrame, posts: pd.DataFrame, cfg: Spl
     # a group's stratum: the character of its first picture (ids are sorted, so: of its key post)
     pictures["split"] = assign(pictures["group"], pictures["character"], cfg.ratios, cfg.seed).to_numpy()
     rows = pairs[["id", "md5", "variant"]].merge(pictures, on="id", how="left")
-    rows["key"] = [f"{i:010d}_{v}" for i, v in zip(rows["id"], rows["variant"], strict=True)]
+    rows["key"] = [f"{i:010d}_{v}" for i, v in zip(rows["id"], rows["variant"], strict=True)]  # no dots
     rows = rows.sort_values(["split", "key"], kind="stable").reset_index(drop=True)
     position = rows.groupby("split").cumcount().to_numpy()
     rows["shard"] = [shard_name(s, p // cfg.shard_size) for s, p in zip(rows["split"], position, strict=True)]
@@ -67,10 +67,10 @@ def write_shards(rows: pd.DataFrame, pairs: pd.DataFrame, lineart_dir: Path | st
             samples = []
             for r in members.itertuples():
                 f = files.loc[(r.id, r.variant)]
-                meta = {"id": int(r.id), "md5": r.md5, "variant": int(r.variant), "split": r.split,
+                meta = {"id": int(r.id), "md5": r.md5, "variant": r.variant, "split": r.split,
                         "character": r.character, "tags": r.tags, "group": int(r.group)}
-                samples.append((r.key, {"color.png": (lineart_dir / f["color_path"]).read_bytes(),
-                                        "line.png": (lineart_dir / f["line_path"]).read_bytes(),
+                samples.append((r.key, {"color.png": (lineart_dir / f["color"]).read_bytes(),
+                                        "line.png": (lineart_dir / f["lines"]).read_bytes(),
                                         "json": json.dumps(meta, sort_keys=True).encode()}))
             counts[members["split"].iloc[0]] += write_shard(out_dir / shard, samples)
             bar.update(len(members))
