@@ -72,7 +72,7 @@ def report(pairs: pd.DataFrame, scores: pd.DataFrame, out_dir: Path | str, cfg: 
             g = geometry(int(first.source_width), int(first.source_height), cfg.resize)
             figs.append(html.figure(_png(true_lines(mask, g)), "true lines", THUMB))
         body.append(html.row(figs))
-    sections = [("Pictures, worst F1 first" if len(scores) else "Pictures", "".join(body) or "<p>no pairs</p>")]
+    sections = [("Pictures, worst F1 first" if len(scores) else "Pictures", html.join(body) if body else html.el("p", "no pairs"))]
     if len(scores):
         rows = []
         for variant, g in scores.groupby("variant", sort=False):
@@ -82,5 +82,5 @@ def report(pairs: pd.DataFrame, scores: pd.DataFrame, out_dir: Path | str, cfg: 
             ["variant", "method", "precision", "recall", "F1", "pictures"], rows)))
     intro = (f"{pairs['id'].nunique()} kept posts, {len(cfg.variants)} variants, long side "
              f"{cfg.resize.long_side}, sides multiples of {cfg.resize.multiple} ({cfg.resize.fit}). True lines: "
-             f"area-resampled mask, covered &ge; {COVERAGE_LEVEL}/255; {TOLERANCE}-pixel tolerance.")
+             f"area-resampled mask, covered ≥ {COVERAGE_LEVEL}/255; {TOLERANCE}-pixel tolerance.")
     return html.page("Line art", sections, intro)
