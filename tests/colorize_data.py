@@ -58,3 +58,38 @@ def write_split(folder: Path, counts: dict[str, int], size: tuple[int, int] = (6
                 w.write(f"{split}{i:04d}", {"line.png": _png(line), "color.png": _png(color),
                                             "json": json.dumps({"id": i}).encode()})
     return folder
+
+
+# The repo's train section made tiny: a few steps at 32 px on one thread, for tests.
+TINY = {
+    "generator": {"width": 4, "depth": 3, "dropout_blocks": 1},
+    "discriminator": {"width": 4, "layers": 2},
+    "data": {"batch_size": 4, "workers": 0, "crop": 32, "shuffle_buffer": 8, "grid_samples": 2, "grid_size": 32},
+    "schedule": {"epochs": 2, "checkpoint_every": 3, "log_every": 5},
+    "device": {"threads": 1},
+    "baselines": {"trivial_samples": 50},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    return {k: _merge(base[k], over[k]) if isinstance(base.get(k), dict) and isinstance(over.get(k), dict)
+            else over.get(k, base.get(k)) for k in {**base, **over}}
+
+
+def train_params(path: Path, **over) -> Path:
+    """Write a params file whose ``train:`` is the repo's, made TINY, with ``over`` merged in (nested)."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    section = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
+    path.write_text(yaml.safe_dump({"train": _merge(_merge(section, TINY), over)}))
+    return path
+
+
+def train_config(tmp: Path, **over):
+    """The TINY ``TrainConfig`` (with ``over``), loaded through the stage's own rule."""
+    from pipeline.colorize.config import TrainConfig
+    from pipeline.config import load_section
+
+    return load_section(train_params(tmp / "params.yaml", **over), "train", TrainConfig)
