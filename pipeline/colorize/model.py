@@ -8,6 +8,8 @@ batch norm, (leaky) ReLU, dropout, tanh and channel concatenation.
 pix2pix (Isola et al. 2017) is the baseline kept to beat: its ``unet_256`` is ``width=64, depth=8,
 max_mult=8, norm=instance, dropout=0.5, dropout_blocks=3`` and its 70x70 PatchGAN is ``width=64,
 layers=3``. Instance norm, not batch norm, is the default: it needs no statistics shared across GPUs.
+With it, the biases of convolutions that an instance norm follows are left out: the norm's mean
+subtraction cancels them (pix2pix keeps them; the networks compute the same functions).
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def _norm(kind: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def _bias(norm: str, normed: bool) -> bool:
+    """Whether a convolution gets a bias. Not before an instance norm, whose mean subtraction cancels it (its
+    gradient is rounding noise that Adam would turn into full-size steps); not before a batch norm, whose
+    shift replaces it, nor anywhere else with batch norm, as pix2pix does."""
+    return norm == "none" or (norm == "instance" and not normed)
+
+
 def init_weights(module: nn.Module) -> None:
     """pix2pix's initialisation: convolutions N(0, 0.02), norm scales N(1, 0.02), biases 0."""
     for m in module.modules():
@@ -95,15 +104,13 @@ class UNet(nn.Module):
         super().__init__()
         self.config = c = config
         widths = [c.width * min(2**i, c.max_mult) for i in range(c.depth)]
-        bias = c.norm != "batch"  # a batch norm's shift replaces the bias
         self.down = nn.ModuleList()
         for i in range(c.depth):
-            inner = i == c.depth - 1
+            normed = 0 < i < c.depth - 1  # no norm on the input layer (pix2pix) nor the bottleneck (1x1 at depth 8)
             self.down.append(nn.Sequential(
                 nn.LeakyReLU(0.2) if i else nn.Identity(),
-                nn.Conv2d(widths[i - 1] if i else c.in_channels, widths[i], 4, 2, 1, bias=bias),
-                # no norm on the input layer (pix2pix) nor the bottleneck (1x1 at full depth)
-                _norm(c.norm, widths[i]) if 0 < i and not inner else nn.Identity(),
+                nn.Conv2d(widths[i - 1] if i else c.in_channels, widths[i], 4, 2, 1, bias=_bias(c.norm, normed)),
+                _norm(c.norm, widths[i]) if normed else nn.Identity(),
             ))
         self.up = nn.ModuleList()
         for i in reversed(range(c.depth)):
@@ -113,7 +120,7 @@ class UNet(nn.Module):
             self.up.append(nn.Sequential(
                 nn.ReLU(),
                 nn.ConvTranspose2d(widths[i] * (1 if inner else 2), c.out_channels if outer else widths[i - 1],
-                                   4, 2, 1, bias=bias or outer),
+                                   4, 2, 1, bias=outer or _bias(c.norm, True)),
                 nn.Tanh() if outer else _norm(c.norm, widths[i - 1]),
                 nn.Dropout(drop) if drop else nn.Identity(),
             ))
@@ -140,12 +147,11 @@ class PatchGAN(nn.Module):
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
         self.config = c = config
-        bias = c.norm != "batch"
         mults = [min(2**n, c.max_mult) for n in range(c.layers + 1)]
         layers: list[nn.Module] = [nn.Conv2d(c.in_channels, c.width, 4, 2, 1), nn.LeakyReLU(0.2)]
         for n in range(1, c.layers + 1):
             stride = 2 if n < c.layers else 1
-            layers += [nn.Conv2d(c.width * mults[n - 1], c.width * mults[n], 4, stride, 1, bias=bias),
+            layers += [nn.Conv2d(c.width * mults[n - 1], c.width * mults[n], 4, stride, 1, bias=_bias(c.norm, True)),
                        _norm(c.norm, c.width * mults[n]), nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(c.width * mults[c.layers], 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)

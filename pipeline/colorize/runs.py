@@ -40,9 +40,9 @@ def train_with_baselines(cfg: TrainConfig, data: Path, model: Path, state: Path,
         if baseline_l1 is not None:
             runs.append(("baseline_l1", replace(cfg, mode="l1"), baseline_l1))
         for name, run_cfg, path in runs:
-            generator, last = fit(run_cfg, d, RunPaths(data, state / name, live / name), name)
+            trainer, last = fit(run_cfg, d, RunPaths(data, state / name, live / name), name)
             if d.main:
-                save_model(generator, {"mode": run_cfg.mode, "train_config": asdict(run_cfg), "epoch": last["epoch"],
+                save_model(trainer.G, {"mode": run_cfg.mode, "train_config": asdict(run_cfg), "epoch": last["epoch"],
                                        "step": last["step"], "metrics": last}, path)
             out[name] = {"mode": run_cfg.mode, **_summary(last)}
         if "trivial" in out:

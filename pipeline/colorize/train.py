@@ -209,8 +209,8 @@ class Trainer:
         return rows
 
 
-def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str) -> tuple[UNet, dict]:
-    """Train (or resume, or find finished) one run; its generator and last epoch's entry."""
+def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str) -> tuple[Trainer, dict]:
+    """Train (or resume, or find finished) one run; its trainer (``.G`` the generator) and last epoch's entry."""
     train, val = index_split(paths.data / "train"), index_split(paths.data / "val")
     if cfg.data.batch_size % d.world:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} must be a multiple of the {d.world} ranks")
@@ -230,7 +230,7 @@ def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str) -> tuple[UNet, di
         _end_epoch(t, val, paths, fp, steps, live, grid)
     if live:
         live.close()
-    return t.G, (t.history[-1] if t.history else {})
+    return t, (t.history[-1] if t.history else {})
 
 
 def _epoch(t: Trainer, train: list[Shard], paths: RunPaths, fp: str, steps: StepLog | None, name: str) -> None:
