@@ -28,7 +28,7 @@ def _equal(a, b) -> bool:
 
 def _batch(seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(4, 1, 32, 32, generator=g) * 2 - 1, torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+    return tuple(torch.randint(0, 256, (4, c, 32, 32), generator=g, dtype=torch.uint8) for c in (1, 3))
 
 
 @pytest.mark.parametrize("mode", ["gan", "l1"])

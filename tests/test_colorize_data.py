@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.colorize.augment import Augment, SampleError, augment, decode, sample_rng
+from pipeline.colorize.augment import Augment, SampleError, augment, decode, sample_rng, unit
 from pipeline.colorize.data import (
     TrainStream,
     eval_loader,
@@ -67,7 +67,8 @@ def test_batches_are_crops_in_the_networks_range(split):
     plan = plan_epoch(index_split(split / "train"), 0, 0, 1, 0, 4)
     line, color = next(iter(train_loader(TrainStream(plan, 0, 4, AUG, 8, 0, 0), 0)))
     assert line.shape == (4, 1, 32, 32) and color.shape == (4, 3, 32, 32)
-    assert line.min() >= -1 and line.max() <= 1 and color.min() >= -1 and color.max() <= 1
+    assert line.dtype == color.dtype == torch.uint8  # unit() makes them [-1, 1] floats on the device
+    assert unit(line).min() >= -1 and unit(color).max() <= 1 and line.float().std() > 0
 
 
 def test_augmentation_is_seeded_by_sample_and_epoch():
@@ -117,7 +118,7 @@ def test_eval_pictures_are_whole_and_padded_to_the_factor(split):
     assert len(got) == 5
     line, color, (h, w) = got[0]
     assert (h, w) == (40, 56) and line.shape == (1, 1, 48, 64) and color.shape == (1, 3, 48, 64)
-    assert (line[..., 40:, :] == 1).all()  # white padding
+    assert (line[..., 40:, :] == 255).all()  # white padding
     halves = [len(list(eval_loader(shards, r, 2, 1, 16))) for r in range(2)]
     assert sum(halves) == 5  # two ranks share the split, nothing twice
     assert [k for k, *_ in first_samples(shards, 3)] == ["val0000", "val0001", "val0002"]

@@ -78,7 +78,7 @@ def resume_point(plan: EpochPlan, rank: int, consumed: int) -> tuple[list[int], 
 
 
 class TrainStream(IterableDataset):
-    """One rank's training batches for one epoch; DataLoader worker ``p`` plays logical worker ``p + first``."""
+    """One rank's training batches (uint8) for one epoch; DataLoader worker ``p`` plays logical worker ``p + first``."""
 
     def __init__(self, plan: EpochPlan, rank: int, batch: int, aug: Augment, buffer: int, seed: int,
                  epoch: int, consumed: int = 0):
@@ -138,7 +138,7 @@ def _quiet_worker(info) -> None:
 
 
 class EvalStream(IterableDataset):
-    """Whole pictures, one per batch, white-padded to the U-Net's factor: ``(line, colour, (h, w))``."""
+    """Whole pictures, one per batch, white-padded to the U-Net's factor: ``(line, colour, (h, w))``, uint8."""
 
     def __init__(self, lanes: list[list[Shard]], factor: int):
         self.lanes, self.factor = lanes, factor

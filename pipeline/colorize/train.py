@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from pipeline.colorize.augment import Augment
+from pipeline.colorize.augment import Augment, unit
 from pipeline.colorize.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from pipeline.colorize.config import TrainConfig
 from pipeline.colorize.data import (
@@ -158,9 +158,9 @@ class Trainer:
         return f"resumed at step {self.step} (epoch {self.epoch}, batch {self.batch})"
 
     def train_step(self, line: torch.Tensor, color: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimisation step of D (gan mode) then G on a batch; the losses, detached."""
+        """One optimisation step of D (gan mode) then G on a batch of uint8 pictures; the losses, detached."""
         dev, kind, losses = self.d.device, self.cfg.loss.adversarial, {}
-        line, color = line.to(dev, non_blocking=True), color.to(dev, non_blocking=True)
+        line, color = unit(line.to(dev, non_blocking=True)), unit(color.to(dev, non_blocking=True))
         if self.channels_last:
             line, color = (t.contiguous(memory_format=torch.channels_last) for t in (line, color))
         with self.autocast():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pipeline.colorize.augment import pad_to, to_tensors, to_uint8
+from pipeline.colorize.augment import pad_to, to_tensors, to_uint8, unit
 from pipeline.colorize.distributed import Dist, all_sum
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
@@ -25,8 +25,8 @@ def evaluate(predict: Predict, loader, d: Dist) -> dict[str, float]:
     """``{"l1", "psnr", "pictures"}`` of ``predict`` over the loader's whole pictures, all ranks together."""
     sums = torch.zeros(4, dtype=torch.float64)
     for line, color, (h, w) in loader:
-        out = predict(line.to(d.device)).float().cpu()[..., :h, :w]
-        diff = (out.clamp(-1, 1) - color[..., :h, :w]).double() / 2.0
+        out = predict(unit(line.to(d.device))).float().cpu()[..., :h, :w]
+        diff = (out.clamp(-1, 1) - unit(color[..., :h, :w])).double() / 2.0
         sums += torch.tensor([diff.abs().sum(), diff.square().sum(), diff.numel(), 1.0], dtype=torch.float64)
     total_abs, total_sq, n, pictures = all_sum(sums, d).tolist()
     if not n:
@@ -55,7 +55,7 @@ def picture_grid(samples, predict: Predict, factor: int, size: int, device: torc
         h, w = line.shape
         padded = pad_to(line, color, -(-h // factor) * factor, -(-w // factor) * factor)
         line_t, _ = to_tensors(*padded)
-        out = to_uint8(predict(line_t[None].to(device)).float()[0])[:h, :w]
+        out = to_uint8(predict(unit(line_t[None].to(device))).float()[0])[:h, :w]
         rows.append([_fit(np.stack([line] * 3, -1), size), _fit(out, size), _fit(color, size)])
     return Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0))
 
