@@ -9,16 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from pipeline.colorize import data
 from pipeline.colorize.augment import Augment, SampleError, augment, decode, sample_rng, unit
-from pipeline.colorize.data import (
-    TrainStream,
-    eval_loader,
-    first_samples,
-    index_split,
-    plan_epoch,
-    train_loader,
-)
-from pipeline.shardio import ShardWriter
+from pipeline.shardio import ShardWriter, iter_samples
 from tests.colorize_data import picture, write_split
 
 AUG = Augment(crop=32, flip=True, line_jitter=1)
@@ -31,15 +24,15 @@ def split(tmp_path_factory):
 
 
 def test_ranks_and_workers_get_disjoint_shards_covering_the_split(split):
-    shards = index_split(split / "train")
+    shards = data.index_split(split / "train")
     assert [len(s.keys) for s in shards] == [5, 5, 5, 5, 5, 5, 3]
-    plan = plan_epoch(shards, seed=0, epoch=0, world=2, workers=2, batch=2)
+    plan = data.plan_epoch(shards, seed=0, epoch=0, world=2, workers=2, batch=2)
     lanes = [lane for rank in plan.shards for lane in rank]
     names = [s.path.name for lane in lanes for s in lane]
     assert sorted(names) == sorted(s.path.name for s in shards)  # every shard once, on one rank, one worker
     assert plan.steps == min(sum(b) for b in plan.batches)  # every rank runs the same number of steps
-    assert plan_epoch(shards, 0, 0, 2, 2, 2) == plan
-    assert plan_epoch(shards, 0, 1, 2, 2, 2).shards != plan.shards  # a new shard order each epoch
+    assert data.plan_epoch(shards, 0, 0, 2, 2, 2) == plan
+    assert data.plan_epoch(shards, 0, 1, 2, 2, 2).shards != plan.shards  # a new shard order each epoch
 
 
 def _batches(loader):
@@ -48,24 +41,24 @@ def _batches(loader):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_resume_mid_epoch_gives_exactly_the_batches_that_were_left(split, workers):
-    shards = index_split(split / "train")
-    plan = plan_epoch(shards, seed=3, epoch=1, world=1, workers=workers, batch=2)
+    shards = data.index_split(split / "train")
+    plan = data.plan_epoch(shards, seed=3, epoch=1, world=1, workers=workers, batch=2)
     if workers:
         assert len(set(plan.batches[0])) > 1, "the workers should run out at different times"
-    stream = lambda consumed: TrainStream(plan, 0, 2, AUG, buffer=4, seed=3, epoch=1, consumed=consumed)  # noqa: E731
-    full = _batches(train_loader(stream(0), workers))
+    stream = lambda consumed: data.TrainStream(plan, 0, 2, AUG, buffer=4, seed=3, epoch=1, consumed=consumed)  # noqa: E731
+    full = _batches(data.train_loader(stream(0), workers))
     assert len(full) == sum(plan.batches[0]) >= plan.steps
     full = full[:plan.steps]
     for consumed in (1, 2, 5, plan.steps - 1):
-        rest = _batches(train_loader(stream(consumed), workers))[:plan.steps - consumed]
+        rest = _batches(data.train_loader(stream(consumed), workers))[:plan.steps - consumed]
         assert len(rest) == plan.steps - consumed
         for (a_line, a_color), (b_line, b_color) in zip(full[consumed:], rest, strict=True):
             assert torch.equal(a_line, b_line) and torch.equal(a_color, b_color)
 
 
 def test_batches_are_crops_in_the_networks_range(split):
-    plan = plan_epoch(index_split(split / "train"), 0, 0, 1, 0, 4)
-    line, color = next(iter(train_loader(TrainStream(plan, 0, 4, AUG, 8, 0, 0), 0)))
+    plan = data.plan_epoch(data.index_split(split / "train"), 0, 0, 1, 0, 4)
+    line, color = next(iter(data.train_loader(data.TrainStream(plan, 0, 4, AUG, 8, 0, 0), 0)))
     assert line.shape == (4, 1, 32, 32) and color.shape == (4, 3, 32, 32)
     assert line.dtype == color.dtype == torch.uint8  # unit() makes them [-1, 1] floats on the device
     assert unit(line).min() >= -1 and unit(color).max() <= 1 and line.float().std() > 0
@@ -104,7 +97,7 @@ def test_a_broken_sample_is_a_clear_error(tmp_path):
         w.write("sizes", {"line.png": _png(white), "color.png": _png(np.zeros((32, 40, 3), np.uint8))})
         w.write("garbage", {"line.png": b"x", "color.png": b"y"})
     errors = []
-    for key, parts in __import__("pipeline.shardio", fromlist=["x"]).iter_samples(tmp_path / "shard-00000.tar"):
+    for key, parts in iter_samples(tmp_path / "shard-00000.tar"):
         with pytest.raises(SampleError) as exc:
             decode(parts, f"shard-00000.tar:{key}")
         errors.append(str(exc.value))
@@ -113,17 +106,17 @@ def test_a_broken_sample_is_a_clear_error(tmp_path):
 
 
 def test_eval_pictures_are_whole_and_padded_to_the_factor(split):
-    shards = index_split(split / "val")
-    got = list(eval_loader(shards, rank=0, world=1, workers=0, factor=16))
+    shards = data.index_split(split / "val")
+    got = list(data.eval_loader(shards, rank=0, world=1, workers=0, factor=16))
     assert len(got) == 5
     line, color, (h, w) = got[0]
     assert (h, w) == (40, 56) and line.shape == (1, 1, 48, 64) and color.shape == (1, 3, 48, 64)
     assert (line[..., 40:, :] == 255).all()  # white padding
-    halves = [len(list(eval_loader(shards, r, 2, 1, 16))) for r in range(2)]
+    halves = [len(list(data.eval_loader(shards, r, 2, 1, 16))) for r in range(2)]
     assert sum(halves) == 5  # two ranks share the split, nothing twice
-    assert [k for k, *_ in first_samples(shards, 3)] == ["val0000", "val0001", "val0002"]
+    assert [k for k, *_ in data.first_samples(shards, 3)] == ["val0000", "val0001", "val0002"]
 
 
 def test_an_empty_split_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no samples"):
-        index_split(tmp_path)
+        data.index_split(tmp_path)
