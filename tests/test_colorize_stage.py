@@ -100,6 +100,24 @@ def _entry():
     return stages.get("train", PROPOSED_ENTRY)
 
 
+def test_the_entry_lists_every_module_the_stage_imports_and_existing_params():
+    """What tests/test_dvc_yaml.py checks of every stage in dvc.yaml, checked of the entry before it is there."""
+    from pathlib import Path
+
+    from tests.test_dvc_yaml import project_files
+
+    deps = [Path(d) for d in _entry()["deps"]]
+    missing = [str(f) for f in project_files("stages.train") if not any(f == d or f.is_relative_to(d) for d in deps)]
+    assert not missing, f"add to the train entry's deps: {missing}"
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for key in _entry()["params"]:
+        node = params
+        for part in key.split("."):
+            assert part in node, key
+            node = node[part]
+    assert sorted(k.split(".")[1] for k in _entry()["params"]) == sorted(params["train"])  # the whole section
+
+
 def _run(cmd, cwd, **kw):
     return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True, **kw)
 
