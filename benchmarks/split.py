@@ -4,7 +4,7 @@
 
 Makes ``--pairs`` colour/line pairs (small PNGs: the cost measured is per file, not per byte), then, in two
 fresh git+dvc repos with a local directory remote, times `dvc add`, `dvc status` and `dvc push` of the same
-pairs as (a) tar shards in the WebDataset convention (``pipeline.split.write_shard``) and (b) one file per
+pairs as (a) tar shards in the WebDataset convention (``pipeline.shardio``) and (b) one file per
 picture. Prints both times and the ratio per command; the last line is one JSON object.
 """
 
@@ -25,7 +25,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.split.tars import write_shard  # noqa: E402
+from pipeline.shardio import ShardWriter  # noqa: E402
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 
@@ -70,11 +70,9 @@ def main() -> None:
         (sharded / "data").mkdir()
         (files / "data").mkdir()
         keys = [f"{k:010d}_0" for k in range(a.pairs)]
-        for start in range(0, a.pairs, a.shard_size):
-            chunk = keys[start:start + a.shard_size]
-            write_shard(sharded / "data" / f"shard-{start // a.shard_size:05d}.tar",
-                        [(k, {"color.png": pool[i % 256][0] + k.encode(), "line.png": pool[i % 256][1] + k.encode()})
-                         for i, k in enumerate(chunk, start)])
+        with ShardWriter(sharded / "data", max_samples=a.shard_size) as w:
+            for i, k in enumerate(keys):
+                w.write(k, {"color.png": pool[i % 256][0] + k.encode(), "line.png": pool[i % 256][1] + k.encode()})
         for i, k in enumerate(keys):
             sub = files / "data" / k[:7]
             sub.mkdir(exist_ok=True)

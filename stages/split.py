@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = pairs[pairs["status"] == "ok"]
     dedup = read_manifest(DEDUP.path(a.dedup), DEDUP)
     rows = plan(pairs, dedup, read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS), cfg, radius)
-    write_shards(rows, pairs, a.lineart, a.out)
+    write_shards(rows, pairs, a.lineart, a.out, cfg.shard_size)
     write_manifest(rows, SPLIT.path(a.out), SPLIT)
     phash = dedup.set_index("id")["phash"].reindex(rows["id"])
     m = split_metrics(rows, leak_report(rows["split"], rows["dedup_group"], phash, radius), cfg)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.split import Ratios, SplitConfig, assign, iter_samples, leak_groups, leak_report, write_shard
+from pipeline.split import Ratios, SplitConfig, assign, leak_groups, leak_report
 from pipeline.split.config import SPLITS
 
 RATIOS = Ratios(0.7, 0.2, 0.1)
@@ -67,19 +67,6 @@ def test_leak_report_counts_groups_hashes_and_near_pairs_across_splits():
     assert r["near_pairs_across_splits"] == 1  # 000..0 (train, test) vs 000..1 (test)
     clean = leak_report(pd.Series(["train"] * 5), group, phash, radius=4)
     assert all(v == 0 for k, v in clean.items() if k.endswith("across_splits"))
-
-
-def test_shards_round_trip_and_are_byte_stable(tmp_path):
-    samples = [(f"{k:010d}_0", {"color.png": bytes([k]) * 50, "line.png": b"L" * k, "json": b"{}"})
-               for k in range(5)]
-    assert write_shard(tmp_path / "a.tar", samples) == 5
-    write_shard(tmp_path / "b.tar", samples)
-    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
-    back = list(iter_samples(tmp_path / "a.tar"))
-    assert back == [(k, dict(sorted(m.items()))) for k, m in samples]
-    with pytest.raises(ValueError, match="key"):
-        write_shard(tmp_path / "c.tar", [("a.b", {"json": b"{}"})])
-    assert not (tmp_path / "c.tar").exists()
 
 
 def test_config_refuses_ratios_that_do_not_add_up():

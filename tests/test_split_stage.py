@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.manifest import DEDUP, FILTER, SPLIT, read_manifest, write_manifest
 from pipeline.samplebooru.materialize import write_raw
-from pipeline.split import iter_samples
+from pipeline.shardio import iter_samples
 from stages import dedup as dedup_stage
 from stages import lineart as lineart_stage
 from stages import split as split_stage

@@ -1,7 +1,7 @@
 """Leakage-free train/val/test splits, packed in tar shards that DVC moves fast.
 
 ``plan`` assigns every line-art pair a split by group (``assign``), never by picture; ``write_shards``
-packs them (``tars``, the WebDataset convention); ``leak_report`` checks from the hashes that nothing
+packs them (``pipeline.shardio``, the WebDataset convention); ``leak_report`` checks from the hashes that nothing
 crosses; ``split_metrics``/``report`` summarise. Nothing here reads params.yaml or assumes a path.
 """
 
@@ -10,7 +10,6 @@ from pipeline.split.build import plan, write_shards
 from pipeline.split.config import SPLITS, Ratios, SplitConfig
 from pipeline.split.leaks import leak_report, near_picture_edges
 from pipeline.split.metrics import report, split_metrics
-from pipeline.split.tars import iter_samples, write_shard
 
-__all__ = ["SPLITS", "Ratios", "SplitConfig", "assign", "iter_samples", "leak_groups", "leak_report",
-           "near_picture_edges", "plan", "report", "split_metrics", "write_shard", "write_shards"]
+__all__ = ["SPLITS", "Ratios", "SplitConfig", "assign", "leak_groups", "leak_report", "near_picture_edges", "plan",
+           "report", "split_metrics", "write_shards"]

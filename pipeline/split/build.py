@@ -1,7 +1,8 @@
 """The split's manifest and shards: every line-art pair gets a split, a shard and a key.
 
 ``plan`` decides (groups, splits, shard names: no image is read); ``write_shards`` packs the pairs' bytes
-into tar shards, one folder per split. Both are deterministic: same inputs, same bytes.
+into tar shards (``pipeline.shardio``, the WebDataset convention the train stage streams), one folder per
+split. Both are deterministic: same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.shardio import SHARD_GLOB, SHARD_PATTERN, ShardWriter
 from pipeline.split.assign import assign, leak_groups
 from pipeline.split.config import SPLITS, SplitConfig
 from pipeline.split.leaks import near_picture_edges
-from pipeline.split.tars import write_shard
 
 
 def shard_name(split: str, index: int) -> str:
-    return f"{split}/shard-{index:05d}.tar"
+    return f"{split}/{SHARD_PATTERN.format(index)}"
 
 
 def character_of(tags: pd.Series, characters: tuple[str, ...]) -> pd.Series:
@@ -56,28 +57,32 @@ def plan(pairs: pd.DataFrame, dedup: pd.DataFrame, posts: pd.DataFrame, cfg: Spl
 
 
 def write_shards(rows: pd.DataFrame, pairs: pd.DataFrame, lineart_dir: Path | str, out_dir: Path | str,
-                 progress: bool = True) -> dict[str, int]:
-    """Pack each shard's pairs (``<key>.color.png``, ``<key>.line.png``, ``<key>.json``); samples per split."""
+                 shard_size: int, progress: bool = True) -> dict[str, int]:
+    """Pack each split's pairs (``<key>.color.png``, ``<key>.line.png``, ``<key>.json``) into its shards."""
     lineart_dir, out_dir = Path(lineart_dir), Path(out_dir)
     files = pairs.set_index(["id", "variant"])
     bar = tqdm(total=len(rows), desc="split: packing", unit="pair", disable=not progress, mininterval=1.0)
     counts = dict.fromkeys(SPLITS, 0)
+    written: list[Path] = []
     try:
-        for shard, members in rows.groupby("shard", sort=True):
-            samples = []
-            for r in members.itertuples():
-                f = files.loc[(r.id, r.variant)]
-                meta = {"id": int(r.id), "md5": r.md5, "variant": r.variant, "split": r.split,
-                        "character": r.character, "tags": r.tags, "group": int(r.group)}
-                samples.append((r.key, {"color.png": (lineart_dir / f["color"]).read_bytes(),
-                                        "line.png": (lineart_dir / f["lines"]).read_bytes(),
-                                        "json": json.dumps(meta, sort_keys=True).encode()}))
-            counts[members["split"].iloc[0]] += write_shard(out_dir / shard, samples)
-            bar.update(len(members))
+        for split, members in rows.groupby("split", sort=True):
+            with ShardWriter(out_dir / split, max_samples=shard_size) as w:
+                for r in members.itertuples():
+                    f = files.loc[(r.id, r.variant)]
+                    meta = {"id": int(r.id), "md5": r.md5, "variant": r.variant, "split": r.split,
+                            "character": r.character, "tags": r.tags, "group": int(r.group)}
+                    w.write(r.key, {"color.png": (lineart_dir / f["color"]).read_bytes(),
+                                    "line.png": (lineart_dir / f["lines"]).read_bytes(),
+                                    "json": json.dumps(meta, sort_keys=True).encode()})
+                    counts[split] += 1
+                    bar.update(1)
+            written += w.paths
     finally:
         bar.close()
-    keep = {out_dir / s for s in rows["shard"].unique()}
-    for stale in sorted(out_dir.glob("*/shard-*.tar")):  # an earlier run's extra shards: never read again
-        if stale not in keep:
+    planned = {out_dir / s for s in rows["shard"].unique()}
+    if set(written) != planned:  # the plan and the writer must agree on where every sample is
+        raise AssertionError(f"shards written {sorted(written)} differ from the plan {sorted(planned)}")
+    for stale in sorted(out_dir.glob(f"*/{SHARD_GLOB}")):  # an earlier run's extra shards: never read again
+        if stale not in planned:
             stale.unlink()
     return counts
