@@ -3,9 +3,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint contact-sheet
+.PHONY: install demo test lint contact-sheet browser screenshots
 
-install: $(STAMP)
+install: $(STAMP) browser
 
 # Re-runs only when pyproject.toml, setup.py or the C extension's source changes, so `make install` is idempotent and cheap.
 $(STAMP): pyproject.toml setup.py pipeline/dedup/_normalise.c
@@ -14,16 +14,32 @@ $(STAMP): pyproject.toml setup.py pipeline/dedup/_normalise.c
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Stage commands in dvc.yaml call `python`: the activated environment's, so `dvc exp run --queue/--temp`
+# (which copy the repo without .venv) find it too.
+ACTIVATE := . $(VENV)/bin/activate &&
+
 demo: install
-	$(VENV)/bin/dvc repro
+	$(ACTIVATE) dvc repro
 	@echo "demo: outputs in data/, metrics in metrics/, reports in reports/"
 
 lint: install
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest -q
+	$(ACTIVATE) python -m pytest -q
 
 contact-sheet: install
 	$(PY) -m pip install -q -e '.[docs]'
 	$(PY) -m docs.contact_sheet
+
+# The browser tests and docs/screenshots.py drive Debian's Chromium through Playwright (Playwright's own
+# browser download needs the internet). As root, install it; otherwise say how, in one line.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "browser tests need Chromium: run 'sudo apt-get install -y chromium' (then make test)"; fi
+
+# docs/*_report.png: each report rendered by Chromium, served by the review server (so its buttons show)
+screenshots: install
+	$(PY) -m docs.screenshots

@@ -19,13 +19,16 @@ import fcntl
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 COLUMNS = ("post_id", "md5", "target", "value", "time", "source")
 TARGETS = ("small", "clutter", "greyscale", "monochrome", "lineart", "comic")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,35 +54,57 @@ def utc_now() -> str:
 
 def make_label(post_id: int, md5: str, target: str, value: int, source: str, time: str | None = None) -> Label:
     """A checked label; ``ValueError`` names what is wrong (the review server answers 400 with it)."""
-    if not _MD5.match(str(md5)):
-        raise ValueError(f"md5 must be 32 lower-case hex digits, not {md5!r}")
+    check_md5(md5)
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     if value not in (0, 1) or isinstance(value, bool):
         raise ValueError(f"value must be 0 or 1, not {value!r}")
+    return Label(int(post_id), md5, target, value, check_time(time), check_source(source))
+
+
+def check_md5(md5: object, name: str = "md5") -> str:
+    if not isinstance(md5, str) or not _MD5.fullmatch(md5):  # fullmatch: "$" would let a newline in
+        raise ValueError(f"{name} must be 32 lower-case hex digits, not {md5!r}")
+    return md5
+
+
+def check_source(source: object) -> str:
     if not re.fullmatch(r"[\w.@+-]{1,64}", str(source)):
         raise ValueError(f"source must be 1-64 word characters, not {source!r}")
+    return str(source)
+
+
+def check_time(time: str | None) -> str:
+    """``time`` if it is ISO-8601, or now (UTC) when it is ``None``."""
     time = time or utc_now()
     try:
         datetime.fromisoformat(time.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, AttributeError):
         raise ValueError(f"time must be ISO-8601, not {time!r}") from None
-    return Label(int(post_id), md5, target, value, time, source)
+    return time
 
 
 def append_label(path: Path | str, label: Label) -> None:
-    """Append one line (with the header if the file is new), under an exclusive lock, flushed and fsynced."""
+    """Append one verdict to ``path`` (see ``append_row``)."""
+    append_row(path, COLUMNS, [label.post_id, label.md5, label.target, label.value, label.time, label.source])
+
+
+def append_row(path: Path | str, columns: tuple[str, ...], row: list[object]) -> None:
+    """Append one CSV line (with the header if the file is new), under an exclusive lock, flushed and fsynced.
+
+    The one writer of every verdict file (``review/labels.csv``, ``review/dedup_labels.csv``): one ``write``
+    per line under ``flock``, so concurrent writers (threads or processes) give whole lines.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(
-        [label.post_id, label.md5, label.target, label.value, label.time, label.source])
+    csv.writer(buf, lineterminator="\n").writerow(row)
     with open(path, "a+", encoding="utf-8", newline="") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             f.seek(0, os.SEEK_END)
             if f.tell() == 0:
-                f.write(",".join(COLUMNS) + "\n")
+                f.write(",".join(columns) + "\n")
             else:  # a torn last line (a killed writer) must not swallow this one
                 f.seek(f.tell() - 1)
                 if f.read(1) != "\n":
@@ -93,26 +118,34 @@ def append_label(path: Path | str, label: Label) -> None:
 
 def read_labels(path: Path | str) -> tuple[list[Label], list[BadLine]]:
     """Every well-formed verdict in file order, and the lines that were not (a missing file: none)."""
+    def parse(fields: list[str]) -> Label:
+        post_id, md5, target, value, time, source = fields
+        return make_label(int(post_id), md5, target, int(value), source, time)
+    return read_rows(path, COLUMNS, parse)
+
+
+def read_rows(path: Path | str, columns: tuple[str, ...], parse: Callable[[list[str]], T]
+              ) -> tuple[list[T], list[BadLine]]:
+    """``parse`` of every line of a verdict file after its header, and the lines it refused (``ValueError``)."""
     path = Path(path)
     if not path.exists():
         return [], []
-    labels, bad = [], []
+    rows, bad = [], []
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
         for n, line in enumerate(f, start=1):
             text = line.rstrip("\r\n")
-            if n == 1 and text == ",".join(COLUMNS):
+            if n == 1 and text == ",".join(columns):
                 continue
             if not text.strip():
                 continue
             try:
                 fields = next(csv.reader([text]))
-                if len(fields) != len(COLUMNS):
-                    raise ValueError(f"expected {len(COLUMNS)} fields, got {len(fields)}")
-                post_id, md5, target, value, time, source = fields
-                labels.append(make_label(int(post_id), md5, target, int(value), source, time))
+                if len(fields) != len(columns):
+                    raise ValueError(f"expected {len(columns)} fields, got {len(fields)}")
+                rows.append(parse(fields))
             except ValueError as exc:
                 bad.append(BadLine(n, text[:200], str(exc)))
-    return labels, bad
+    return rows, bad
 
 
 def latest(labels: list[Label]) -> dict[tuple[str, str], Label]:

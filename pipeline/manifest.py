@@ -90,7 +90,7 @@ DEDUP = Manifest("images.parquet", pa.schema([
     ("cluster_size", pa.int64()),
     ("keep", pa.bool_()),  # the cluster's kept representative
     ("keep_reason", pa.string()),  # unique | largest_resolution | lossless | higher_score | lower_id | unreadable | not_fetched
-    ("join_kind", pa.string()),  # "" | exact (same file) | same_hash | near
+    ("join_kind", pa.string()),  # "" | exact (same file) | same_hash | near | label (a reviewer's "same")
     ("join_distance", pa.int64()),  # pHash bits to joined_to (null when alone)
     ("join_dhash", pa.int64()),  # dHash bits to joined_to
     ("joined_to", pa.int64()),  # the nearest post it was joined to

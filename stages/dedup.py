@@ -1,7 +1,9 @@
 """DVC stage `dedup`: hash the raw store (resumable shards), cluster near-duplicates, report.
 
     python -m stages.dedup --raw data/raw --out data/dedup --shards data/cache/dedup \
-        --report reports/dedup --metrics metrics/dedup.json
+        --report reports/dedup --metrics metrics/dedup.json --labels review/dedup_labels.csv
+
+--labels: reviewers' same/different verdicts (must-links, cannot-links); a missing file means none.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from pathlib import Path
 
 from pipeline.config import cli, load_section, write_metrics
 from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report
+from pipeline.dedup.labels import pair_verdicts, read_pair_labels
+from pipeline.dedup.verdicts import verdict_metrics
 from pipeline.manifest import DEDUP, DEDUP_HASHES, DEDUP_PAIRS, RAW_POSTS, read_manifest, write_manifest
 from pipeline.store import atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.dedup", description=__doc__.splitlines()[0])
-    for name in ("raw", "out", "shards", "report", "metrics"):
+    for name in ("raw", "out", "shards", "report", "metrics", "labels"):
         ap.add_argument(f"--{name}", required=True, type=Path)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -28,12 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_section(a.params, "dedup", DedupConfig)
     posts = read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS)
     hashes = hash_posts(posts, a.raw, a.shards, cfg.hashing, shard_size=cfg.shard_size, workers=a.workers)
-    images, pairs = dedup(posts, hashes, cfg.search)
+    labels, bad = read_pair_labels(a.labels)
+    for b in bad:
+        print(f"dedup: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    verdicts = pair_verdicts(labels)
+    images, pairs = dedup(posts, hashes, cfg.search, verdicts)
     write_manifest(hashes, DEDUP_HASHES.path(a.out), DEDUP_HASHES)
     write_manifest(images, DEDUP.path(a.out), DEDUP)
     write_manifest(pairs, DEDUP_PAIRS.path(a.out), DEDUP_PAIRS)
-    atomic_write_text(a.report / "index.html", report(images, pairs, a.raw, cfg.search, cfg.report))
-    m = metrics(images, pairs, cfg.search)
+    atomic_write_text(a.report / "index.html",
+                      report(images, pairs, a.raw, cfg.search, cfg.report, verdicts, report_dir=a.report))
+    m = metrics(images, pairs, cfg.search) | ({"labels": verdict_metrics(images, verdicts)} if verdicts else {})
     write_metrics(a.metrics, m)
     print(f"dedup: {m['posts']} posts, {m['hashed']} hashed, {m['unreadable']} unreadable, {m['clusters']} "
           f"clusters, {m['duplicates_dropped']} duplicates dropped, {m['kept']} kept ({asdict(cfg.search)})")

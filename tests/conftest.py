@@ -30,3 +30,12 @@ def repo_params(section: str, cls: type, **over: object):
 
     data = yaml.safe_load((REPO / "params.yaml").read_text())[section]
     return from_mapping(cls, {**data, **over}, f"params.yaml: {section}")
+
+
+# --- review (#11): reports, review server, browser ---
+@pytest.fixture(scope="session")
+def review_tree(corpus, tmp_path_factory):
+    """A raw store with dedup and filter reports (tests/reviewing.py), built once for the review tests."""
+    from tests.reviewing import build_tree
+
+    return build_tree(corpus, tmp_path_factory.mktemp("review"))

@@ -56,7 +56,7 @@ def test_a_stage_refuses_a_bad_section_before_doing_anything(tmp_path, stage):
     out = tmp_path / "out"
     args = {"crawl": ["--raw", str(out), "--metrics", str(out / "m.json")],
             "dedup": ["--raw", str(out), "--out", str(out), "--shards", str(out), "--report", str(out),
-                      "--metrics", str(out / "m.json")]}[stage.__name__.rsplit(".", 1)[1]]
+                      "--metrics", str(out / "m.json"), "--labels", str(out / "l.csv")]}[stage.__name__.rsplit(".", 1)[1]]
     with pytest.raises(ConfigError, match="unknown key 'bogus'"):
         stage.main([*args, "--params", str(path)])
     assert not out.exists()
@@ -105,7 +105,7 @@ def test_the_stage_command_prints_one_line_and_exits_2_on_a_bad_section(tmp_path
     path = _params_with(tmp_path, lambda d: d["dedup"]["report"].pop("pairs"))
     out = str(tmp_path / "out")
     proc = subprocess.run([sys.executable, "-m", "stages.dedup", "--params", str(path), "--raw", out, "--out", out,
-                           "--shards", out, "--report", out, "--metrics", out + "/m.json"],
+                           "--shards", out, "--report", out, "--metrics", out + "/m.json", "--labels", out + "/l.csv"],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr == f"error: {path}: dedup.report: missing key 'pairs'\n"

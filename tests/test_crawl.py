@@ -281,21 +281,21 @@ def test_dvc_repro_crawl_with_the_default_sample_source(tmp_path, corpus):
     repo = tmp_path / "repo"
     for d in ("pipeline", "spiders", "stages"):
         shutil.copytree(ROOT / d, repo / d, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / ".venv").symlink_to(ROOT / ".venv")
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"crawl": stages["crawl"]}}))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params = {"samplebooru": {"seed": 0, "posts": len(corpus)}, "crawl": {**params["crawl"], "sample_rate": 0}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    (repo / ".gitignore").write_text(".venv\n__pycache__/\n")
-    env = {**os.environ, "PYTHONPATH": str(repo)}
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    venv_bin = str(Path(sys.executable).parent)  # the stage commands call `python`: this environment's
+    env = {**os.environ, "PYTHONPATH": str(repo), "PATH": venv_bin + os.pathsep + os.environ["PATH"]}
 
     def sh(*cmd: str) -> subprocess.CompletedProcess:
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=180, env=env)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         return proc
 
-    dvc = str(ROOT / ".venv" / "bin" / "dvc")
+    dvc = str(Path(venv_bin) / "dvc")
     sh("git", "init", "-q")
     sh(dvc, "init", "-q")
     first = sh(dvc, "repro", "crawl")

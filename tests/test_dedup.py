@@ -28,7 +28,8 @@ UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": 
 def run_stage(raw: Path, out: Path, workers: int = 2) -> Path:
     assert stage.main(["--raw", str(raw), "--out", str(out / "dedup"), "--shards", str(out / "shards"),
                 "--report", str(out / "report"), "--metrics", str(out / "metrics.json"),
-                "--params", str(REPO / "params.yaml"), "--workers", str(workers)]) == 0
+                "--labels", str(out / "no_labels.csv"), "--params", str(REPO / "params.yaml"),
+                "--workers", str(workers)]) == 0
     return out
 
 

@@ -19,16 +19,17 @@ without decoding a picture again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pipeline.dedup.config import SearchParams
+from pipeline.dedup.graph import components as _components
 from pipeline.dedup.hashing import THUMB_SIZE, thumb_correlation
 from pipeline.dedup.search import hamming, near_pairs
+from pipeline.dedup.verdicts import honour, split_files
 
 # The kept representative of a cluster is the first under this order; keep_reason names the first
 # criterion that separates it from the runner-up (for the others: from the representative).
@@ -104,14 +105,6 @@ def families(ids: np.ndarray, parent_ids: np.ndarray) -> np.ndarray:
     return _min_node_of_components(np.r_[ids, ids[has]], np.r_[ids, parent_ids[has]])[:len(ids)]
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component labels of nodes ``0..n-1`` joined by the edges ``a[i] - b[i]``."""
-    if n == 0:
-        return np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n)).tocsr()
-    return connected_components(graph, directed=False)[1]
-
-
 def _min_node_of_components(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each edge ``a[i] - b[i]`` between node values: the smallest value in ``a[i]``'s component."""
     nodes, inv = np.unique(np.r_[a, b], return_inverse=True)
@@ -165,19 +158,25 @@ class _Units:
         return len(self.phash)
 
 
-def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
+          verdicts: Mapping[tuple[str, str], str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster the posts of ``posts`` (RAW_POSTS) given their files' ``hashes`` (DEDUP_HASHES).
 
-    Returns ``(images, pairs)`` in the DEDUP and DEDUP_PAIRS schemas: one row per post, one per
-    candidate pair. Every step is whole-array work, so a million posts take seconds.
+    ``verdicts`` maps (md5_a, md5_b) to ``same``/``different`` (``pipeline.dedup.labels``): must-links and
+    cannot-links honoured by the rule in ``pipeline.dedup.verdicts``. Returns ``(images, pairs)`` in the
+    DEDUP and DEDUP_PAIRS schemas: one row per post, one per candidate pair (the search's own verdicts).
+    Every step is whole-array work, so a million posts take seconds.
     """
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
     rows, h = _post_rows(posts, hashes)
-    units = _units(h[h["status"] == "ok"].sort_index())
+    units = _units(h[h["status"] == "ok"].sort_index(), split_files(verdicts) if verdicts else set())
     cand = candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params)
-    g = _Graph.build(rows, units, cand[cand["accepted"]])
+    edges = cand[cand["accepted"]]
+    if verdicts:
+        edges = honour(units.files, units.of_file, units.phash, units.dhash, edges, verdicts)
+    g = _Graph.build(rows, units, edges)
     _choose_representatives(rows, g, posts["score"].fillna(-1).to_numpy(np.int64))
-    _join_details(rows, g, cand[cand["accepted"]], len(units))
+    _join_details(rows, g, edges, len(units))
     fam = families(g.ids, posts["parent_id"].fillna(0).astype(np.int64).to_numpy())
     rows["family"] = fam
     rows["split_group"] = _min_node_of_components(np.r_[g.ids, g.ids], np.r_[rows["cluster"].to_numpy(), fam])[
@@ -208,15 +207,23 @@ def _post_rows(posts: pd.DataFrame, hashes: pd.DataFrame) -> tuple[pd.DataFrame,
     return rows, h
 
 
-def _units(ok_files: pd.DataFrame) -> _Units:
-    """Collapse readable files (md5-indexed, sorted) with the same pHash, dHash and thumbnail into units."""
+def _units(ok_files: pd.DataFrame, alone: set[str]) -> _Units:
+    """Collapse readable files (md5-indexed, sorted) with the same pHash, dHash and thumbnail into units.
+
+    A file in ``alone`` (named by a ``different`` verdict) is a unit of its own.
+    """
     unit_key = ok_files["phash"] + ok_files["dhash"] + ok_files["thumb"].map(bytes.hex)
+    if alone:
+        own = ok_files.index.isin(list(alone))
+        unit_key = unit_key.where(~own, unit_key + ok_files.index.to_series(index=ok_files.index))
     ukeys, file_unit = np.unique(unit_key.to_numpy(), return_inverse=True)
     first_file = np.unique(file_unit.reshape(-1), return_index=True)[1]  # files are in md5 order
+    thumb_end = 32 + 2 * THUMB_SIZE**2
     return _Units(
         files=pd.Index(ok_files.index), of_file=file_unit.reshape(-1),
         phash=hex_to_u64([k[:16] for k in ukeys]), dhash=hex_to_u64([k[16:32] for k in ukeys]),
-        thumbs=np.frombuffer(bytes.fromhex("".join(k[32:] for k in ukeys)), np.uint8).reshape(-1, THUMB_SIZE**2),
+        thumbs=np.frombuffer(bytes.fromhex("".join(k[32:thumb_end] for k in ukeys)), np.uint8).reshape(
+            -1, THUMB_SIZE**2),
         md5=ok_files.index.to_numpy()[first_file],
         log_aspect=np.log(ok_files["width"].to_numpy(np.float64)[first_file]
                           / ok_files["height"].to_numpy(np.float64)[first_file]))
@@ -293,7 +300,8 @@ def _choose_representatives(rows: pd.DataFrame, g: _Graph, score: np.ndarray) ->
 
 
 def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int) -> None:
-    """How each clustered post joined: 0 bits to a copy of the same file or hash, else its best edge."""
+    """How each clustered post joined: 0 bits to a copy of the same file or hash, else its best edge
+    (``near``, or ``label`` when that edge is a reviewer's must-link)."""
     n, ok, ids, unit = len(rows), g.ok, g.ids, g.unit
     same_file = _other_min(g.md5_code, g.fetched, ids)
     same_unit = _other_min(unit, ok, ids)
@@ -307,13 +315,17 @@ def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int
     best = best[np.r_[True, x[best][1:] != x[best][:-1]]] if len(best) else best
     edge_dp, edge_dd, edge_to = (np.full(max(n_units, 1), -1, np.int64) for _ in range(3))
     edge_dp[x[best]], edge_dd[x[best]], edge_to[x[best]] = dp[best], dd[best], unit_min_id[y[best]]
+    by_label = np.zeros(max(n_units, 1), bool)  # the best edge is a reviewer's must-link
+    if "label" in acc:
+        by_label[x[best]] = np.r_[acc["label"].to_numpy(bool), acc["label"].to_numpy(bool)][best]
     u0 = np.maximum(unit, 0)
     near = ok & (edge_to[u0] >= 0)
     live = g.fetched & (g.size > 1)
     is_exact = live & (same_file >= 0)
     is_same = live & ~is_exact & (same_unit >= 0)
     is_near = live & ~is_exact & ~is_same & near
-    rows["join_kind"] = np.select([is_exact, is_same, is_near], ["exact", "same_hash", "near"], "").astype(object)
+    rows["join_kind"] = np.select([is_exact, is_same, is_near & by_label[u0], is_near],
+                                  ["exact", "same_hash", "label", "near"], "").astype(object)
     zero = np.zeros(n, np.int64)
     jd = np.select([is_exact | is_same, is_near], [zero, edge_dp[u0]], -1)
     jdd = np.select([is_exact | is_same, is_near], [zero, edge_dd[u0]], -1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.dedup.config import HashParams
-from pipeline.dedup.hashing import HASH_VERSION, hash_file, warm_up
+from pipeline.dedup.hashing import HASH_VERSION, hash_file, require_extension, warm_up
 from pipeline.manifest import DEDUP_HASHES
 from pipeline.shards import ShardedMap, run_sharded
 
@@ -46,6 +46,7 @@ def error_row(item: tuple[str, str], reason: str) -> dict:
 def hash_posts(posts: pd.DataFrame, raw_dir: Path | str, shard_dir: Path | str, params: HashParams, *,
                shard_size: int, workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Hashes (DEDUP_HASHES rows, md5 order) of every distinct file the crawl fetched into ``raw_dir``."""
+    require_extension()  # a missing build must stop the run, not turn every file into an error row
     ok = posts[posts["status"] == "ok"]
     files = list(zip(ok["md5"], ok["path"], strict=True))
     spec = ShardedMap(fn=partial(hash_row, raw_dir=str(raw_dir), params=params), error_row=error_row,

@@ -20,6 +20,7 @@ exception that stops the run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import io
@@ -38,8 +39,18 @@ from pipeline.dedup.config import HashParams
 NORMALISE_ABI = 2  # must equal NORMALISE_ABI in _normalise.c
 
 
-def _load_extension():
-    """The compiled ``_normalise``, or one line saying what to do (not a confusing import traceback)."""
+def require_extension() -> None:
+    """Fail now, with the one-line ImportError, rather than file by file inside a run."""
+    _ext()
+
+
+@functools.cache
+def _ext():
+    """The compiled ``_normalise``, or one line saying what to do (not a confusing import traceback).
+
+    Loaded on first use, not on import: what only searches saved hashes (clustering, the split's leak
+    check) runs where the extension was never built, such as the repo copy `dvc exp run --temp` makes.
+    """
     hint = "run `make install` (it builds pipeline/dedup/_normalise.c with this machine's C compiler)"
     try:
         ext = importlib.import_module("pipeline.dedup._normalise")
@@ -51,8 +62,6 @@ def _load_extension():
                           f"{getattr(ext, 'ABI', None)}, this code needs {NORMALISE_ABI}): {hint}")
     return ext
 
-
-_normalise = _load_extension()
 
 HASH_VERSION = 4  # bump when the normalisation or hashes change: it invalidates saved shards
 NORM_SIZE = 64  # the normalised picture the hashes are computed from
@@ -117,7 +126,7 @@ def normalise(img: Image.Image) -> Image.Image:
 def box(grey: Image.Image, size: int) -> Image.Image:
     """A greyscale picture box-averaged to ``size`` square."""
     w, h = grey.size
-    return Image.frombytes("L", (size, size), _normalise.from_grey(grey.tobytes(), w, h, size, size))
+    return Image.frombytes("L", (size, size), _ext().from_grey(grey.tobytes(), w, h, size, size))
 
 
 def hash_normalised(norm: Image.Image) -> tuple[int, int, bytes]:
@@ -204,7 +213,7 @@ def _normalised_png(data: bytes, w: int, h: int) -> Image.Image | None:
     channels = 1 if header[3] == 0 else 3
     try:
         raw = deflate.zlib_decompress(b"".join(idat), h * (w * channels + 1))
-        pixels = _normalise.from_png_scanlines(raw, w, h, channels, NORM_SIZE, NORM_SIZE)
+        pixels = _ext().from_png_scanlines(raw, w, h, channels, NORM_SIZE, NORM_SIZE)
     except (deflate.DeflateError, ValueError):
         return None
     return Image.frombytes("L", (NORM_SIZE, NORM_SIZE), pixels)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -39,44 +42,77 @@ def metrics(images: pd.DataFrame, pairs: pd.DataFrame, params: SearchParams) -> 
 
 
 def report(images: pd.DataFrame, pairs: pd.DataFrame, raw_dir: Path | str, params: SearchParams,
-           shown: ReportParams, thumb: int = 150) -> str:
-    """An HTML page: the largest clusters, then the pairs nearest the thresholds, side by side."""
-    raw_dir = Path(raw_dir)
+           shown: ReportParams, verdicts: Mapping[tuple[str, str], str] | None = None,
+           report_dir: Path | str | None = None, thumb: int = 150) -> str:
+    """An HTML page: the largest clusters, then the pairs nearest the thresholds, side by side.
+
+    Every post that joined a cluster, and every borderline pair, carries "not the same picture" / "same
+    picture" buttons (shown by the review server; a click is a line of ``review/dedup_labels.csv``);
+    ``verdicts`` already given are shown. With ``report_dir`` each thumbnail links to its full-size file.
+    """
+    raw_dir, verdicts = Path(raw_dir), verdicts or {}
     ok = images[images["status"] == "ok"]
     path_of = dict(zip(ok["md5"], ok["path"], strict=False))
-    sections = []
+
+    def fig(md5: str, caption: str, css: str = "", data: dict | None = None, actions: html.Html | None = None):
+        link = os.path.relpath(raw_dir / path_of[md5], report_dir).replace(os.sep, "/") if report_dir else None
+        return html.figure(raw_dir / path_of[md5], caption, thumb, css, link=link and quote(link), data=data,
+                           actions=actions)
+
+    sections = [("Largest clusters", _clusters(ok, shown, fig, verdicts))]
+    if len(pairs):
+        sections.append(("Borderline pairs (nearest the thresholds)",
+                         _borderline(pairs, params, shown, path_of, fig, verdicts)))
+        hist = pairs.groupby(["phash_distance", "accepted"]).size().unstack(fill_value=0)
+        sections.append(("Candidate pairs by pHash distance", html.table(
+            ["pHash distance", "accepted", "rejected"],
+            [(int(d), int(hist.loc[d].get(True, 0)), int(hist.loc[d].get(False, 0))) for d in hist.index])))
+    intro = (f"A pair is a duplicate when pHash \u2264 {params.phash_radius} bits (the index search), dHash "
+             f"\u2264 {params.dhash_radius} bits and the {THUMB_SIZE}x{THUMB_SIZE} thumbnails correlate \u2265 "
+             f"{params.min_thumb_corr}. Kept: first by {' > '.join(KEEP_ORDER)}.")
+    return html.page("Dedup report", sections, intro)
+
+
+def _pair_buttons(md5_a: str, md5_b: str, verdicts: Mapping[tuple[str, str], str]) -> tuple[dict, html.Html]:
+    """The review box's data and its two buttons; a verdict already given is named under them."""
+    given = verdicts.get((min(md5_a, md5_b), max(md5_a, md5_b)))
+    buttons = html.verdicts([("not the same picture", {"verdict": "different"}),
+                             ("same picture", {"verdict": "same"})])
+    note = html.el("p", f"reviewed: {given}", class_="meta") if given else None
+    return {"review": "pair", "md5_a": md5_a, "md5_b": md5_b}, html.join([note, buttons])
+
+
+def _clusters(ok: pd.DataFrame, shown: ReportParams, fig, verdicts) -> html.Html:
     sizes = ok[ok["cluster_size"] > 1].groupby("cluster").size().sort_values(ascending=False, kind="stable")
     sizes = sizes.reset_index(name="n").sort_values(["n", "cluster"], ascending=[False, True]).head(shown.clusters)
     body = []
     for cid, n in zip(sizes["cluster"], sizes["n"], strict=True):
         members = ok[ok["cluster"] == cid].sort_values(["keep", "id"], ascending=[False, True])
+        kept_md5 = members["md5"].iloc[0]
         figs = []
         for r in members.itertuples():
             cap = (f"#{r.id} {r.width}x{r.height}" + (" kept: " if r.keep else " ") + r.keep_reason
                    + ("" if r.keep else f" d={r.join_distance}/{r.join_dhash} {r.join_kind}"))
-            figs.append(html.figure(raw_dir / r.path, cap, thumb, "keep" if r.keep else ""))
-        body.append(f"<p>cluster {cid}: {n} posts</p>" + html.row(figs))
-    sections.append(("Largest clusters", "".join(body) or "<p>no clusters</p>"))
-    if len(pairs):
-        margin = pd.concat([
-            (pairs["thumb_corr"] - params.min_thumb_corr).abs() / 0.05,
-            (params.phash_radius - pairs["phash_distance"]).abs() / 2.0,
-            (params.dhash_radius - pairs["dhash_distance"]).abs() / 3.0,
-        ], axis=1).min(axis=1)
-        near = pairs.assign(margin=margin).sort_values(["margin", "md5_a", "md5_b"], kind="stable")
-        near = near.head(shown.pairs)
-        body = []
-        for r in near.itertuples():
-            verdict = "accepted" if r.accepted else "rejected"
-            figs = [html.figure(raw_dir / path_of[m], m[:8], thumb) for m in (r.md5_a, r.md5_b) if m in path_of]
-            body.append(f"<p>{verdict}: pHash {r.phash_distance}, dHash {r.dhash_distance}, "
-                        f"thumbnail correlation {r.thumb_corr:.3f}</p>" + html.row(figs))
-        sections.append(("Borderline pairs (nearest the thresholds)", "".join(body)))
-        hist = pairs.groupby(["phash_distance", "accepted"]).size().unstack(fill_value=0)
-        sections.append(("Candidate pairs by pHash distance", html.table(
-            ["pHash distance", "accepted", "rejected"],
-            [(int(d), int(hist.loc[d].get(True, 0)), int(hist.loc[d].get(False, 0))) for d in hist.index])))
-    intro = (f"A pair is a duplicate when pHash &le; {params.phash_radius} bits (the index search), dHash "
-             f"&le; {params.dhash_radius} bits and the {THUMB_SIZE}x{THUMB_SIZE} thumbnails correlate &ge; {params.min_thumb_corr}. "
-             f"Kept: first by {' &gt; '.join(KEEP_ORDER)}.")
-    return html.page("Dedup report", sections, intro)
+            data, actions = _pair_buttons(r.md5, kept_md5, verdicts) if r.md5 != kept_md5 else (None, None)
+            figs.append(fig(r.md5, cap, "keep" if r.keep else "", data, actions))
+        body += [html.el("p", f"cluster {cid}: {n} posts"), html.row(figs)]
+    return html.join(body) if body else html.el("p", "no clusters")
+
+
+def _borderline(pairs: pd.DataFrame, params: SearchParams, shown: ReportParams, path_of: dict, fig,
+                verdicts) -> html.Html:
+    margin = pd.concat([
+        (pairs["thumb_corr"] - params.min_thumb_corr).abs() / 0.05,
+        (params.phash_radius - pairs["phash_distance"]).abs() / 2.0,
+        (params.dhash_radius - pairs["dhash_distance"]).abs() / 3.0,
+    ], axis=1).min(axis=1)
+    near = pairs.assign(margin=margin).sort_values(["margin", "md5_a", "md5_b"], kind="stable").head(shown.pairs)
+    body = []
+    for r in near.itertuples():
+        verdict = "accepted" if r.accepted else "rejected"
+        figs = [fig(m, m[:8]) for m in (r.md5_a, r.md5_b) if m in path_of]
+        data, actions = _pair_buttons(r.md5_a, r.md5_b, verdicts)
+        body.append(html.el("div", html.el("p", f"{verdict}: pHash {r.phash_distance}, dHash {r.dhash_distance}, "
+                                                f"thumbnail correlation {r.thumb_corr:.3f}"),
+                            html.row(figs), actions, class_="pair", **{f"data_{k}": v for k, v in data.items()}))
+    return html.join(body)

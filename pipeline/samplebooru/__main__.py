@@ -8,11 +8,10 @@ it to learn the port (``--port 0`` picks a free one). Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 from pipeline.samplebooru.faults import PROFILES
+from pipeline.serving import serve_until_signalled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,24 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.samplebooru.server import SampleBooru
 
     corpus = Corpus(args.posts, seed=args.seed, cache_dir=args.cache_dir, progress=True)
-    # Handlers go in after rendering: the render workers must not inherit them.
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     booru = SampleBooru(corpus, faults=args.faults, seed=args.seed if args.fault_seed is None else args.fault_seed,
                         depth_cap=args.depth_cap, rate=args.rate, log=args.log,
                         latency=args.latency).start(args.port)
-    try:
-        print(f"serving {booru.url}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        booru.stop()
-    return 0
+    return serve_until_signalled(booru)  # signal handlers go in after rendering: render workers must not inherit them
 
 
 if __name__ == "__main__":
