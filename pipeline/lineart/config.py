@@ -124,17 +124,42 @@ class LineartConfig:
     report: ReportParams
 
     def __post_init__(self) -> None:
-        names = [v.name for v in self.variants]
-        if not names or len(set(names)) != len(names):
-            raise ValueError(f"variants need distinct names, at least one: {names}")
-        if self.default not in names:
-            raise ValueError(f"default {self.default!r} is not a variant name: {names}")
-        if self.channel not in CHANNELS:
-            raise ValueError(f"channel must be one of {CHANNELS}, not {self.channel!r}")
+        _check_lines(self.variants, self.default, self.channel)
 
     @property
     def default_variant(self) -> Variant:
         return next(v for v in self.variants if v.name == self.default)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What turns a picture into the line picture a model was trained on: the ``lineart:`` keys that decide
+    it and nothing of the stage's bookkeeping. The export stage writes it into the ONNX model (as JSON), so
+    ``python -m pipeline.colorize`` extracts a user's colour picture exactly as training did."""
+
+    max_pixels: int
+    resize: ResizeParams
+    channel: str
+    methods: Methods
+    variants: tuple[Variant, ...]
+    default: str
+
+    def __post_init__(self) -> None:
+        _check_lines(self.variants, self.default, self.channel)
+
+    @property
+    def default_variant(self) -> Variant:
+        return next(v for v in self.variants if v.name == self.default)
+
+
+def _check_lines(variants: tuple[Variant, ...], default: str, channel: str) -> None:
+    names = [v.name for v in variants]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"variants need distinct names, at least one: {names}")
+    if default not in names:
+        raise ValueError(f"default {default!r} is not a variant name: {names}")
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS}, not {channel!r}")
 
 
 @dataclass(frozen=True)
