@@ -73,13 +73,14 @@ def providers(available: list[str]) -> list[str]:
 
 
 def looks_like_line_art(rgb: np.ndarray) -> bool:
-    """Line art: almost no saturated pixel, mostly paper, few mid tones (a grey or colour illustration has
-    flats of mid tones; its lines are a small share of its pixels)."""
+    """Line art: almost no saturated pixel, mostly paper, and its grey pixels are lines, not flats: hardly any
+    lies 2 px inside a region of grey. On the sample corpus at 256 px that share is at most 0.003 for line art
+    and at least 0.019 for greyscale illustrations (tests/test_colorize_cli.py tells 12 of each apart)."""
     top, low = rgb.max(axis=2).astype(np.int16), rgb.min(axis=2).astype(np.int16)
     saturated = ((top - low) * 5 > top) & (top > 60)  # HSV saturation above 0.2, not near black
-    paper = top > 225
-    mid = (top >= 60) & (top <= 200)
-    return bool(saturated.mean() < 0.01 and paper.mean() > 0.5 and mid.mean() < 0.15)
+    grey_tone = ((top >= 60) & (top <= 225)).astype(np.uint8)
+    flats = cv2.erode(grey_tone, np.ones((5, 5), np.uint8))
+    return bool(saturated.mean() < 0.01 and (top > 225).mean() > 0.5 and flats.mean() < 0.008)
 
 
 def line_picture(rgb: np.ndarray, kind: str, lines: Extraction) -> np.ndarray:

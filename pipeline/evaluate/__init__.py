@@ -9,10 +9,10 @@ writes the metrics and the page. Nothing here reads params.yaml or assumes a pat
 from pipeline.evaluate.compare import BETTER, verdicts
 from pipeline.evaluate.config import EvaluateConfig, LineartView
 from pipeline.evaluate.evaluation import evaluate
-from pipeline.evaluate.pictures import TestPicture, parts_at, test_pictures
+from pipeline.evaluate.pictures import EvalPicture, load_test_pictures, parts_at
 from pipeline.evaluate.report import eval_metrics, page, picture_row, picture_table, ranked
 from pipeline.evaluate.run import MODELS, load_models, measure, summaries
 
-__all__ = ["BETTER", "MODELS", "EvaluateConfig", "LineartView", "TestPicture", "eval_metrics", "evaluate", "load_models",
-           "measure", "page", "parts_at", "picture_row", "picture_table", "ranked", "summaries", "test_pictures",
+__all__ = ["BETTER", "MODELS", "EvaluateConfig", "LineartView", "EvalPicture", "eval_metrics", "evaluate", "load_models",
+           "measure", "page", "parts_at", "picture_row", "picture_table", "ranked", "summaries", "load_test_pictures",
            "verdicts"]

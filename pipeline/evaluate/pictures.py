@@ -33,7 +33,7 @@ PartMap = Callable[[int], "np.ndarray | None"]
 
 
 @dataclass(frozen=True)
-class TestPicture:
+class EvalPicture:
     key: str
     post_id: int | None  # from the sample's JSON
     line: np.ndarray  # (H, W) uint8, the whole training picture: what every model is given
@@ -54,8 +54,8 @@ def parts_at(parts: np.ndarray, g: Geometry) -> np.ndarray:
     return place(scaled, g, BACKGROUND)
 
 
-def test_pictures(split_dir: Path | str, variant: str, resize: ResizeParams, part_map: PartMap | None,
-                  only: set[str] | None = None) -> Iterator[TestPicture]:
+def load_test_pictures(split_dir: Path | str, variant: str, resize: ResizeParams, part_map: PartMap | None,
+                  only: set[str] | None = None) -> Iterator[EvalPicture]:
     """The ``test`` split's samples of ``variant`` in shard order (``only``: just these keys)."""
     shards = shard_paths(Path(split_dir) / "test")
     if not shards:
@@ -72,14 +72,14 @@ def test_pictures(split_dir: Path | str, variant: str, resize: ResizeParams, par
 
 
 def _picture(key: str, parts: dict[str, bytes], where: str, resize: ResizeParams,
-             part_map: PartMap | None) -> TestPicture:
+             part_map: PartMap | None) -> EvalPicture:
     line, color = decode(parts, where)
     post_id = json.loads(parts["json"]).get("id") if "json" in parts else None
     truth = part_map(int(post_id)) if part_map is not None and post_id is not None else None
     if truth is None:
-        return TestPicture(key, post_id, line, color, None, (slice(None), slice(None)))
+        return EvalPicture(key, post_id, line, color, None, (slice(None), slice(None)))
     g = geometry(truth.shape[1], truth.shape[0], resize)
     if (g.out_h, g.out_w) != line.shape:
         raise ValueError(f"{where}: the picture is {line.shape[::-1]} but post {post_id} at lineart.resize gives "
                          f"{(g.out_w, g.out_h)}: the split was made with other resize params")
-    return TestPicture(key, post_id, line, color, parts_at(truth, g), g.box)
+    return EvalPicture(key, post_id, line, color, parts_at(truth, g), g.box)

@@ -13,7 +13,7 @@ from PIL import Image
 from pipeline import report as html
 from pipeline.evaluate.compare import BETTER, HIGHER, LOWER, verdicts
 from pipeline.evaluate.config import EvaluateConfig
-from pipeline.evaluate.pictures import TestPicture
+from pipeline.evaluate.pictures import EvalPicture
 from pipeline.evaluate.run import LABELS, MODELS, summaries
 
 WHOLE, OWN = "whole training pictures (no truth of their geometry)", "the pictures' own pixels (padding cut off)"
@@ -67,7 +67,7 @@ def _lines(f: dict) -> list[str]:
     return out
 
 
-def picture_row(pic: TestPicture, outputs: dict[str, np.ndarray], figures: dict[str, dict], size: int) -> html.Html:
+def picture_row(pic: EvalPicture, outputs: dict[str, np.ndarray], figures: dict[str, dict], size: int) -> html.Html:
     """line | each model's colouring with its figures | truth, on the measured pixels."""
     figs = [html.figure(_png(pic.measured(pic.line)), f"{pic.key} line", size)]
     for name in MODELS:

@@ -2,7 +2,7 @@
 
 A model is a ``Predict``: the whole training line picture (H, W) uint8 in, its colouring (H, W, 3) uint8 out,
 as validation runs it (eval mode, padded to the U-Net's factor and cut back). Each picture's figures
-(``pipeline.evaluate.metrics.picture_metrics``) are taken on its measured pixels (``TestPicture.box``).
+(``pipeline.evaluate.metrics.picture_metrics``) are taken on its measured pixels (``EvalPicture.box``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pipeline.colorize.augment import to_uint8, unit
 from pipeline.colorize.baselines import TrivialBaseline
 from pipeline.colorize.checkpoint import load_generator
 from pipeline.evaluate.metrics import picture_metrics, summarise
-from pipeline.evaluate.pictures import TestPicture
+from pipeline.evaluate.pictures import EvalPicture
 
 Predict = Callable[[np.ndarray], np.ndarray]
 MODELS = ("trivial", "l1", "gan")  # the report's column order: nothing learnt, L1 alone, pix2pix
@@ -49,7 +49,7 @@ def load_models(colorizer: Path, baseline_l1: Path, baseline_trivial: Path,
             "gan": _as_predict(gan, gan.config.factor)}
 
 
-def measure(pictures: Iterable[TestPicture], models: dict[str, Predict], progress: bool = True) -> list[dict]:
+def measure(pictures: Iterable[EvalPicture], models: dict[str, Predict], progress: bool = True) -> list[dict]:
     """One row per (picture, model): ``key``, ``id``, ``model`` and every figure of the picture."""
     rows = []
     for pic in tqdm(pictures, desc="evaluate: measuring", unit="picture", disable=not progress, mininterval=1.0):
