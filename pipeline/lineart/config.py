@@ -110,8 +110,29 @@ class ReportParams:
     spread: int  # then this many more at evenly spaced ranks (typical to best)
 
 
+class _Lines:
+    """What a config that names line variants checks and offers (``LineartConfig``, ``Extraction``)."""
+
+    variants: tuple[Variant, ...]
+    default: str
+    channel: str
+
+    def __post_init__(self) -> None:
+        names = [v.name for v in self.variants]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"variants need distinct names, at least one: {names}")
+        if self.default not in names:
+            raise ValueError(f"default {self.default!r} is not a variant name: {names}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, not {self.channel!r}")
+
+    @property
+    def default_variant(self) -> Variant:
+        return next(v for v in self.variants if v.name == self.default)
+
+
 @dataclass(frozen=True)
-class LineartConfig:
+class LineartConfig(_Lines):
     """The ``lineart:`` section of params.yaml."""
 
     shard_size: int  # pictures per resumable shard
@@ -123,16 +144,9 @@ class LineartConfig:
     default: str  # the variant scored as truth.f1
     report: ReportParams
 
-    def __post_init__(self) -> None:
-        _check_lines(self.variants, self.default, self.channel)
-
-    @property
-    def default_variant(self) -> Variant:
-        return next(v for v in self.variants if v.name == self.default)
-
 
 @dataclass(frozen=True)
-class Extraction:
+class Extraction(_Lines):
     """What turns a picture into the line picture a model was trained on: the ``lineart:`` keys that decide
     it and nothing of the stage's bookkeeping. The export stage writes it into the ONNX model (as JSON), so
     ``python -m pipeline.colorize`` extracts a user's colour picture exactly as training did."""
@@ -143,23 +157,6 @@ class Extraction:
     methods: Methods
     variants: tuple[Variant, ...]
     default: str
-
-    def __post_init__(self) -> None:
-        _check_lines(self.variants, self.default, self.channel)
-
-    @property
-    def default_variant(self) -> Variant:
-        return next(v for v in self.variants if v.name == self.default)
-
-
-def _check_lines(variants: tuple[Variant, ...], default: str, channel: str) -> None:
-    names = [v.name for v in variants]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f"variants need distinct names, at least one: {names}")
-    if default not in names:
-        raise ValueError(f"default {default!r} is not a variant name: {names}")
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {CHANNELS}, not {channel!r}")
 
 
 @dataclass(frozen=True)
