@@ -69,13 +69,15 @@ def test_the_stage_measures_every_model_side_by_side_with_per_part_figures(setup
     assert m["gan_beats_trivial_everywhere"] == all(m["gan_beats_trivial"].values())
     assert sorted(m["l1_better_than_gan"]) == [k for k in sorted(m["better"])
                                                if better(k, m["models"]["l1"][k], m["models"]["gan"][k])]
+    assert sorted(m["gan_better_than_l1"]) == [k for k in sorted(m["better"])
+                                               if better(k, m["models"]["gan"][k], m["models"]["l1"][k])]
     csv = (out / "report" / "pictures.csv").read_text().splitlines()
     assert len(csv) == 1 + 3 * counts["test"]
     # grids worst first: the GAN's PSNR never falls along the worst ones; five figures per row
     gan = [float(x) for x in re.findall(r"<figcaption>GAN: PSNR ([0-9.]+) dB</figcaption>", page)]
     assert len(gan) == counts["test"] and gan == sorted(gan)
     assert page.count("<figcaption>truth</figcaption>") == counts["test"]
-    assert "FID and LPIPS are absent" in page and ("L1 baseline is better than the GAN on" in page)
+    assert "FID and LPIPS are absent" in page and "The L1 baseline is better than the GAN on" in page
 
 
 def test_without_truth_the_whole_pictures_are_measured_and_no_part_figures(setup, tiny_models):
@@ -131,6 +133,7 @@ def test_a_perfect_colorizer_beats_the_trivial_baseline_everywhere(setup, tiny_m
     assert s["gan"]["psnr"] == 100.0 and s["gan"]["lab_hist"] == 0.0 and s["gan"]["hair_close"] == 1.0
     v = verdicts(s)
     assert v["gan_beats_trivial_everywhere"] and v["l1_better_than_gan"] == []
+    assert v["gan_better_than_l1"] == list(v["better"])
     assert verdicts({"gan": s["trivial"], "l1": s["trivial"], "trivial": s["trivial"]})["gan_beats_trivial"] \
         == dict.fromkeys(v["gan_beats_trivial"], False)  # no better than itself
 

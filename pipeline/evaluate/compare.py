@@ -38,4 +38,6 @@ def verdicts(models: dict[str, dict]) -> dict:
         "gan_beats_trivial_everywhere": bool(beats) and all(beats.values()),
         "l1_better_than_gan": [m for m in measured(models, ("gan", "l1"))
                                if better(m, models["l1"][m], models["gan"][m])],
+        "gan_better_than_l1": [m for m in measured(models, ("gan", "l1"))
+                               if better(m, models["gan"][m], models["l1"][m])],
     }

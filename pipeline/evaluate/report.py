@@ -88,14 +88,17 @@ def figures_table(m: dict) -> html.Html:
     return html.table(["figure", "better", *(LABELS[k] for k in MODELS), "GAN beats trivial", "L1 beats GAN"], rows)
 
 
+def _said(names: list[str]) -> str:
+    return ", ".join(names) if names else "no figure"
+
+
 def page(m: dict, shown: list[html.Html], cfg: EvaluateConfig) -> str:
-    l1 = m["l1_better_than_gan"]
-    honest = (f"The L1 baseline is better than the GAN on {', '.join(l1)}: L1 training drifts to the average "
-              "colour, which fidelity figures (PSNR, SSIM) reward and the colour figures (histogram distance, "
-              "colourfulness, per-part ΔE) expose." if l1 else "The L1 baseline is better than the GAN on no figure.")
     beaten = [k for k, v in m["gan_beats_trivial"].items() if not v]
     verdict = ("The GAN beats the trivial baseline on every figure." if not beaten else
                f"The GAN does NOT beat the trivial baseline on: {', '.join(beaten)}.")
+    honest = (f"The L1 baseline is better than the GAN on {_said(m['l1_better_than_gan'])}; the GAN is better "
+              f"on {_said(m['gan_better_than_l1'])}. L1 training drifts to the average colour, which PSNR and "
+              "SSIM reward; the Lab histogram distance and colourfulness show how much colour a model dares.")
     n = m["models"]["gan"]["pictures"] if "gan" in m["models"] else 0
     intro = (f"{n} test pictures (line variant {m['variant']}), measured on {m['measured_on']}. {verdict} {honest} "
              "FID and LPIPS are absent: both need pretrained networks whose weights no package here ships "
