@@ -96,3 +96,33 @@ def test_a_file_that_is_not_an_exported_colorizer_is_refused(tmp_path, exported)
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not an ONNX model"):
         Colorizer(tmp_path / "junk.onnx")
+
+
+def test_dvc_repro_export_runs_the_entry_and_keeps_its_metrics(tiny_models, tmp_path):
+    """The repo's dvc.yaml entry, run by `dvc repro` in a temporary git repository: the model and the
+    cached metrics appear, and `dvc metrics show` reads the parity back."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("stages", "pipeline"):
+        (repo / name).symlink_to(REPO / name)
+    (repo / "models").mkdir()
+    shutil.copy(tiny_models["colorizer"], repo / "models" / "colorizer.pt")
+    shutil.copy(_params(tmp_path), repo / "params.yaml")
+    entry = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["export"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"export": entry}}, sort_keys=False))
+    shutil.copy(REPO / ".dvcignore", repo / ".dvcignore")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    dvc = str(Path(sys.executable).parent / "dvc")
+    for cmd in (["git", "init", "-q"], [dvc, "init", "-q"], [dvc, "repro", "export"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True, text=True)
+    shown = json.loads(subprocess.run([dvc, "metrics", "show", "--json"], cwd=repo, env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+    metrics = next(iter(shown.values()))["data"]["metrics/export.json"]["data"]
+    assert metrics["parity"]["ok"] is True and (repo / "models" / "colorizer.onnx").is_file()
+    assert "metrics/export.json" in (repo / "dvc.lock").read_text()
