@@ -41,6 +41,14 @@ class TrivialBaseline:
     def save(self, path: Path | str) -> None:
         atomic_write_text(path, json.dumps({"kind": "trivial", **asdict(self)}, indent=2, sort_keys=True) + "\n")
 
+    @classmethod
+    def load(cls, path: Path | str) -> TrivialBaseline:
+        """The baseline ``save`` wrote (what the evaluate stage measures)."""
+        data = json.loads(Path(path).read_text())
+        if data.pop("kind", None) != "trivial":
+            raise ValueError(f"{path}: not a trivial baseline file (no \"kind\": \"trivial\")")
+        return cls(tuple(data["line_rgb"]), tuple(data["fill_rgb"]), data["line_fraction"], data["pictures"])
+
 
 def fit_trivial(shards: list[Shard], max_pictures: int) -> TrivialBaseline:
     """Measure the two mean colours on the first ``max_pictures`` training pictures (in shard order)."""

@@ -99,3 +99,25 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class ParityConfig:
+    sizes: tuple[tuple[int, ...], ...]  # (height, width) of the inputs compared, multiples of the U-Net's factor
+    batch: int  # pictures per input (the batch axis is dynamic too)
+    tolerance: float  # the largest |onnxruntime - torch| allowed on the [-1, 1] output, fp32
+
+    def __post_init__(self):
+        if not self.sizes or any(len(s) != 2 or min(s) < 1 for s in self.sizes):
+            raise ValueError("parity.sizes: a list of [height, width] pairs, at least one")
+        if self.batch < 1 or self.tolerance <= 0:
+            raise ValueError("parity: batch at least 1, tolerance positive")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The ``export:`` section of params.yaml: the ONNX model the colorize command runs."""
+
+    opset: int  # ONNX opset (torch.onnx's dynamo exporter: 18 and up)
+    parity: ParityConfig
+    threads: int | None  # torch and onnxruntime threads for the parity check (null: their defaults)

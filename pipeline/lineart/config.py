@@ -110,18 +110,12 @@ class ReportParams:
     spread: int  # then this many more at evenly spaced ranks (typical to best)
 
 
-@dataclass(frozen=True)
-class LineartConfig:
-    """The ``lineart:`` section of params.yaml."""
+class _Lines:
+    """What a config that names line variants checks and offers (``LineartConfig``, ``Extraction``)."""
 
-    shard_size: int  # pictures per resumable shard
-    max_pixels: int  # larger files are failed rows (too_many_pixels), never decoded
-    resize: ResizeParams
-    channel: str  # the grey every method sees: value (max of R, G, B) | luma (ITU-R 601)
-    methods: Methods
     variants: tuple[Variant, ...]
-    default: str  # the variant scored as truth.f1
-    report: ReportParams
+    default: str
+    channel: str
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -135,6 +129,34 @@ class LineartConfig:
     @property
     def default_variant(self) -> Variant:
         return next(v for v in self.variants if v.name == self.default)
+
+
+@dataclass(frozen=True)
+class LineartConfig(_Lines):
+    """The ``lineart:`` section of params.yaml."""
+
+    shard_size: int  # pictures per resumable shard
+    max_pixels: int  # larger files are failed rows (too_many_pixels), never decoded
+    resize: ResizeParams
+    channel: str  # the grey every method sees: value (max of R, G, B) | luma (ITU-R 601)
+    methods: Methods
+    variants: tuple[Variant, ...]
+    default: str  # the variant scored as truth.f1
+    report: ReportParams
+
+
+@dataclass(frozen=True)
+class Extraction(_Lines):
+    """What turns a picture into the line picture a model was trained on: the ``lineart:`` keys that decide
+    it and nothing of the stage's bookkeeping. The export stage writes it into the ONNX model (as JSON), so
+    ``python -m pipeline.colorize`` extracts a user's colour picture exactly as training did."""
+
+    max_pixels: int
+    resize: ResizeParams
+    channel: str
+    methods: Methods
+    variants: tuple[Variant, ...]
+    default: str
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,13 @@ class Geometry:
     x0: int  # the scaled picture's top-left corner in the output (negative where cropped)
     y0: int
 
+    @property
+    def box(self) -> tuple[slice, slice]:
+        """The output's (rows, columns) that hold the scaled picture: the padding cut off (all of it where
+        cropped). What the evaluate stage measures and the colorize command scales back to the file's size."""
+        return (slice(max(0, self.y0), min(self.out_h, self.y0 + self.scaled_h)),
+                slice(max(0, self.x0), min(self.out_w, self.x0 + self.scaled_w)))
+
 
 def geometry(width: int, height: int, p: ResizeParams) -> Geometry:
     scale = p.long_side / max(width, height)

@@ -13,6 +13,9 @@ import cv2
 import numpy as np
 
 INK = (28, 22, 34)
+# Ground-truth part of each pixel (``Rendered.parts``): what a colorizer should paint there.
+PARTS = ("background", "skin", "hair", "eyes", "outfit", "accent", "line")
+BACKGROUND, SKIN, HAIR, EYES, OUTFIT, ACCENT, LINE = range(len(PARTS))
 PAPER = (255, 255, 255)
 SHIFT = 3  # sub-pixel bits for cv2 drawing
 _ONE = 1 << SHIFT
@@ -29,10 +32,11 @@ class Labels:
         self.outer: list[int] = [0]
         self.receive: list[bool] = [False]
         self.casts: list[bool] = [False]
+        self.part: list[int] = [BACKGROUND]
         self.ranges: dict[int, tuple[int, int]] = {}  # group -> (first, last) label: a character's are contiguous
 
     def add(self, rgb, group: int, inner: int, outer: int, receive: bool = True, casts: bool = True,
-            shade=None) -> int:
+            shade=None, part: int = BACKGROUND) -> int:
         rgb = tuple(int(c) for c in rgb)
         if shade is None:
             shade = _shadow_of(rgb)
@@ -43,6 +47,7 @@ class Labels:
         self.outer.append(outer)
         self.receive.append(receive)
         self.casts.append(casts)
+        self.part.append(part)
         n = len(self.rgb) - 1
         lo, hi = self.ranges.get(group, (n, n))
         self.ranges[group] = (min(lo, n), max(hi, n))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.samplebooru.canvas import Canvas, mix
+from pipeline.samplebooru.canvas import ACCENT, EYES, HAIR, OUTFIT, SKIN, Canvas, mix
 from pipeline.samplebooru.spec import Character
 
 FIGURE_HEADS = 6.2  # figure height in head units (char_scale * canvas height = FIGURE_HEADS * u)
@@ -68,14 +68,18 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
     def pts(seq):
         return [P(x, y) for x, y in seq]
 
-    def new(rgb, receive=True, casts=True, inner=None, outer=None, shade=None):
-        return lab.add(rgb, group, iw if inner is None else inner, ow if outer is None else outer,
-                       receive, casts, shade)
-
     girl = ch.gender == "girl"
     hair, skin, outfit, accent = ch.hair_rgb, ch.skin_rgb, ch.outfit_rgb, ch.accent_rgb
     if pose.accent_swap:
         accent = mix(accent, (255, 255, 255), 0.35)
+    # a region's part (ground truth only): by its colour, else clothing, unless the call says otherwise
+    part_of = {tuple(hair): HAIR, tuple(skin): SKIN, tuple(ch.eye_rgb): EYES, tuple(accent): ACCENT,
+               tuple(outfit): OUTFIT}
+
+    def new(rgb, receive=True, casts=True, inner=None, outer=None, shade=None, part=None):
+        return lab.add(rgb, group, iw if inner is None else inner, ow if outer is None else outer,
+                       receive, casts, shade, part_of.get(tuple(rgb), OUTFIT) if part is None else part)
+
     hair_l = new(hair)
     hx = pose.head_dx  # head offset in units
 
@@ -195,15 +199,15 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
             if closed:
                 cv.arc(P(ex, ey - 0.02), (eye_w[0] * u, 0.05 * u), 200, 340, max(dw, 0.03 * u))
                 continue
-            white = new((255, 255, 255), receive=False, casts=False, inner=0)  # no line under the eye
+            white = new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES)  # no line under the eye
             cv.ellipse(white, P(ex, ey), (eye_w[0] * u, eye_w[1] * u))
-            ir = new(ch.eye_rgb, receive=False, casts=False, inner=dw)
+            ir = new(ch.eye_rgb, receive=False, casts=False, inner=dw, part=EYES)
             cv.ellipse(ir, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u))
-            dark = new(mix(ch.eye_rgb, (10, 10, 30), 0.45), receive=False, casts=False, inner=0)
+            dark = new(mix(ch.eye_rgb, (10, 10, 30), 0.45), receive=False, casts=False, inner=0, part=EYES)
             cv.ellipse(dark, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u), 0, 180, 360)
-            cv.ellipse(new((20, 16, 30), receive=False, casts=False, inner=0), P(ex + s * 0.01, ey + 0.02),
+            cv.ellipse(new((20, 16, 30), receive=False, casts=False, inner=0, part=EYES), P(ex + s * 0.01, ey + 0.02),
                        (0.032 * u, 0.05 * u))
-            cv.ellipse(new((255, 255, 255), receive=False, casts=False, inner=0),
+            cv.ellipse(new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES),
                        P(ex - 0.03 + s * 0.01, ey - 0.03), (0.026 * u, 0.026 * u))
             cv.arc(P(ex, ey), (eye_w[0] * u * 1.08, eye_w[1] * u * 1.05), 190, 350, max(ow, 0.035 * u))
             cv.arc(P(ex, ey), (eye_w[0] * u * 0.75, eye_w[1] * u * 1.02), 65, 115, dw)
@@ -211,10 +215,10 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
                 cv.stroke(pts([(ex + s * 0.12, ey - 0.06), (ex + s * 0.18, ey - 0.1)]), max(dw, 0.02 * u))
         # mouth and nose
         if pose.mouth == "open":
-            m = new((170, 50, 60), receive=False, casts=False, inner=dw)
+            m = new((170, 50, 60), receive=False, casts=False, inner=dw, part=SKIN)
             cv.ellipse(m, P(hx, 0.88), (0.075 * u, 0.06 * u), 0, 0, 180)
         elif pose.mouth == "grin":
-            m = new((255, 255, 255), receive=False, casts=False, inner=dw)
+            m = new((255, 255, 255), receive=False, casts=False, inner=dw, part=SKIN)
             cv.ellipse(m, P(hx, 0.88), (0.09 * u, 0.05 * u), 0, 0, 180)
         elif pose.mouth == "smile":
             cv.arc(P(hx, 0.86), (0.06 * u, 0.03 * u), 20, 160, dw)
@@ -222,7 +226,7 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
             cv.stroke(pts([(hx - 0.04, 0.89), (hx + 0.04, 0.89)]), dw)
         cv.stroke(pts([(hx + 0.015, 0.77), (hx, 0.79)]), dw)
         if pose.blush:
-            bl = new(mix(skin, (240, 90, 110), 0.35), receive=False, casts=False, inner=0)
+            bl = new(mix(skin, (240, 90, 110), 0.35), receive=False, casts=False, inner=0, part=SKIN)
             for s in (-1, 1):
                 cv.ellipse(bl, P(hx + s * 0.27, 0.8), (0.07 * u, 0.03 * u))
 
@@ -249,7 +253,7 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
             cv.poly(lock, pts([(hx + s * 0.4, 0.5), (hx + s * 0.53, 0.55), (hx + s * 0.5, 1.5),
                                (hx + s * 0.4, 1.3)]))
     if st != "spiky":
-        hl = new(mix(hair, (255, 255, 255), 0.45), receive=False, casts=False, inner=0, outer=0)
+        hl = new(mix(hair, (255, 255, 255), 0.45), receive=False, casts=False, inner=0, outer=0, part=HAIR)
         band = _ellipse_pts(hx - 0.05, 0.5, 0.36, 0.3, 215, 300, 8)
         cv.limb(hl, pts(band), max(1, 0.05 * u))
     if detail:

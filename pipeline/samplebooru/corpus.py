@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.samplebooru import render
+from pipeline.samplebooru.canvas import PARTS  # noqa: F401 - re-exported: the part codes of part_map
 from pipeline.samplebooru.spec import SPEC_VERSION, PostSpec, make_spec, post_id
 from pipeline.store import atomic_write_bytes
 
@@ -218,6 +219,15 @@ class Corpus:
 
     def file_bytes(self, post_id: int) -> bytes:
         return self.file_path(post_id).read_bytes()
+
+    def part_map(self, post_id: int) -> np.ndarray | None:
+        """What each displayed pixel is (uint8 codes, ``PARTS``: background, skin, hair, eyes, outfit,
+        accent, line), aligned like ``line_mask``; None for files that are not pictures.
+
+        Not cached: the post is drawn again (tens of milliseconds), so the cache and the posts' bytes stay
+        as they are. Ground truth: for measuring (the evaluate stage's per-part colour error) only.
+        """
+        return render.render_post(make_spec(self.seed, self._index[post_id])).parts
 
     def line_mask(self, post_id: int) -> np.ndarray | None:
         """Boolean mask of the drawn outlines, aligned with the file's displayed pixels."""

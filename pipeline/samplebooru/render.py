@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from pipeline.samplebooru.canvas import LINE
 from pipeline.samplebooru.encoding import bbox, encode, resize_mask, toned
 from pipeline.samplebooru.scenes import draw_picture
 from pipeline.samplebooru.spec import PostSpec
@@ -48,6 +49,7 @@ class Rendered:
     char_bbox: tuple[int, int, int, int] | None
     clutter: float
     line_mask: np.ndarray | None  # bool HxW, aligned with the file's displayed pixels
+    parts: np.ndarray | None = None  # uint8 HxW part codes (canvas.PARTS), aligned likewise; not cached
 
 NOT_IMAGE = (
     b"<!DOCTYPE html>\n<html><head><title>503 Service Temporarily Unavailable</title></head>\n<body>\n"
@@ -72,20 +74,22 @@ def render_post(spec: PostSpec) -> Rendered:
 
     pic = draw_picture(s)
     px = toned(pic, spec.tone)
-    lines, chars = pic.lines, pic.chars
+    lines, chars, parts = pic.lines, pic.chars, pic.parts
     png_level = 1
     if spec.transform == "resize":
         size = (max(1, round(s.width * spec.transform_arg)), max(1, round(s.height * spec.transform_arg)))
         px = cv2.resize(px, size, interpolation=cv2.INTER_AREA)
         lines, chars = resize_mask(lines, size, 100), resize_mask(chars, size, 128)
+        parts = cv2.resize(parts, size, interpolation=cv2.INTER_NEAREST)
     elif spec.transform == "crop":
         h, w = lines.shape
         cx, cy = int(round(w * spec.transform_arg)), int(round(h * spec.transform_arg))
-        px, lines, chars = (a[cy:h - cy, cx:w - cx] for a in (px, lines, chars))
+        px, lines, chars, parts = (a[cy:h - cy, cx:w - cx] for a in (px, lines, chars, parts))
     elif spec.transform == "requality" and spec.ext == "png":
         png_level = 6  # a re-saved PNG: same pixels, other bytes
     px = np.ascontiguousarray(px)
-    lines, chars = np.ascontiguousarray(lines), np.ascontiguousarray(chars)
+    lines, chars, parts = np.ascontiguousarray(lines), np.ascontiguousarray(chars), parts.copy()
+    parts[lines] = LINE  # after any resize, so the part map agrees with the line mask
     h, w = lines.shape
 
     if brk == "truncated":
@@ -127,7 +131,7 @@ def render_post(spec: PostSpec) -> Rendered:
         data = buf.getvalue()
     else:
         data = encode(px, spec.ext, spec.jpeg_quality, png_level)
-    return Rendered(data, w, h, float(chars.mean()), bbox(chars), pic.clutter, lines)
+    return Rendered(data, w, h, float(chars.mean()), bbox(chars), pic.clutter, lines, parts)
 
 
 def _bomb(spec: PostSpec) -> Rendered:

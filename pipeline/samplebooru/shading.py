@@ -50,6 +50,7 @@ class Picture:
     chars: np.ndarray  # HxW bool character pixels
     shadow: np.ndarray  # HxW bool shadow tone
     clutter: float
+    parts: np.ndarray  # HxW uint8 part of each region (canvas.PARTS), lines not marked; ground truth only
 
 
 RECEIVE, CASTS, CHAR = 1, 2, 4
@@ -139,4 +140,5 @@ def finish(cv: Canvas, light: tuple[float, float], shadow_d: dict[int, int], bg_
     n_bg = int(np.count_nonzero(bg))
     density = float(np.count_nonzero(lines & bg)) / n_bg if n_bg > 200 else 0.0
     clutter = float(1.0 - math.exp(-density / CLUTTER_SCALE))
-    return Picture(rgb=rgb, lines=lines, chars=chars, shadow=shadow, clutter=clutter)
+    parts = _lut(L, np.array(labels.part, np.uint8))  # the regions: render_post marks the lines last
+    return Picture(rgb=rgb, lines=lines, chars=chars, shadow=shadow, clutter=clutter, parts=parts)
