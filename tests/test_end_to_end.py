@@ -90,6 +90,8 @@ def test_a_lineart_param_reruns_lineart_and_what_follows_only(repo):
 
 
 def test_experiments_at_once_and_queued_are_listed(repo):
+    sh(repo, "git", "add", "-A")  # the queue runs from a commit: dvc.lock and the metrics must be in it
+    sh(repo, "git", "commit", "-qm", "before experiments", "--allow-empty")
     sh(repo, "dvc", "exp", "run", "-S", "train.schedule.epochs=2", "--name", "two-epochs")
     sh(repo, "dvc", "exp", "run", "--queue", "-S", "train.optim.lr=0.001", "--name", "queued-lr")
     sh(repo, "dvc", "queue", "start", "-j", "1")
@@ -99,7 +101,7 @@ def test_experiments_at_once_and_queued_are_listed(repo):
             break
         subprocess.run(["sleep", "2"])
     assert "Success" in status, status + sh(repo, "dvc", "queue", "logs", "queued-lr")
-    shown = sh(repo, "dvc", "exp", "show", "--no-pager")
+    shown = sh(repo, "dvc", "exp", "show", "--csv")  # the table, unabridged (the terminal view truncates)
     assert "two-epochs" in shown and "queued-lr" in shown
     table = json.loads(sh(repo, "dvc", "exp", "show", "--json"))
     names = {e.get("name") for c in table for e in c.get("experiments") or []}
