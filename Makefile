@@ -20,7 +20,7 @@ ACTIVATE := . $(VENV)/bin/activate &&
 
 demo: install
 	$(ACTIVATE) dvc repro
-	@echo "demo: outputs in data/, metrics in metrics/, reports in reports/"
+	@$(ACTIVATE) python -m pipeline.digest --metrics metrics --reports reports
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -36,16 +36,35 @@ class ConfigError(ValueError):
     """A params section that does not fit its dataclass; the message names the key and the file."""
 
 
-def load_section(params_path: Path | str, section: str, cls: type[T]) -> T:
-    """The ``section`` of the YAML file ``params_path`` as a ``cls`` (a frozen dataclass)."""
-    params_path = Path(params_path)
+def _section(params_path: Path, section: str) -> Any:
     try:
         data = yaml.safe_load(params_path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{params_path}: cannot read params: {exc}") from exc
     if not isinstance(data, dict) or section not in data:
         raise ConfigError(f"{params_path}: missing section '{section}'")
-    return from_mapping(cls, data[section], f"{params_path}: {section}")
+    return data[section]
+
+
+def load_section(params_path: Path | str, section: str, cls: type[T]) -> T:
+    """The ``section`` of the YAML file ``params_path`` as a ``cls`` (a frozen dataclass)."""
+    params_path = Path(params_path)
+    return from_mapping(cls, _section(params_path, section), f"{params_path}: {section}")
+
+
+def load_keys(params_path: Path | str, section: str, cls: type[T]) -> T:
+    """The keys of another stage's ``section`` that ``cls``'s fields name, as a ``cls``; the others are not read.
+
+    For a stage that depends on a few of another stage's settings (evaluate on ``lineart.resize``): it lists
+    exactly those keys in dvc.yaml, so a change to the rest does not rerun it. The keys it takes are checked
+    as ``load_section`` checks a whole section (a missing one or a wrong type is a ``ConfigError``).
+    """
+    params_path = Path(params_path)
+    data = _section(params_path, section)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{params_path}: {section}: expected a mapping of keys, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    return from_mapping(cls, {k: data[k] for k in names if k in data}, f"{params_path}: {section}")
 
 
 def from_mapping(cls: type[T], data: Any, where: str) -> T:

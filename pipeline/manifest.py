@@ -127,6 +127,51 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("p_clutter", pa.float64()),
 ]), ("id",))
 
+# data/cache/lineart/<shard>.parquet: one row per distinct kept file (md5), made once whatever posts share it.
+LINEART_FILES = Manifest("files.parquet", pa.schema([
+    ("md5", pa.string()),
+    ("path", pa.string()),  # relative to the raw folder
+    ("status", pa.string()),  # ok | failed
+    ("reason", pa.string()),  # "" when ok, else a key of pipeline.lineart.resize.REASONS or exception:<Type>
+    ("source_width", pa.int64()),  # the decoded picture as displayed (EXIF orientation applied); 0 if failed
+    ("source_height", pa.int64()),
+    ("width", pa.int64()),  # the pair's size at the training resolution; 0 if failed
+    ("height", pa.int64()),
+    ("color", pa.string()),  # images/<md5[:2]>/<md5>.png relative to the line-art folder; null unless ok
+    ("lines", pa.list_(pa.string())),  # one such path per configured variant, in params order; [] unless ok
+]), ("md5",))
+
+# data/lineart/pairs.parquet: one row per (kept post, variant), failed ones included with their reason.
+# Files are content-addressed PNGs under data/lineart/images/: colour RGB and lines L, of the same size.
+LINEART = Manifest("pairs.parquet", pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),  # the source file's md5 (the raw store's name for it)
+    ("variant", pa.string()),  # a lineart.variants name
+    ("method", pa.string()),  # xdog | dilate | adaptive
+    ("status", pa.string()),  # ok | failed
+    ("reason", pa.string()),  # "" when ok, else machine-readable: not_image, truncated, too_many_pixels, ...
+    ("color", pa.string()),  # the colour picture (RGB PNG) relative to the line-art folder; null unless ok
+    ("lines", pa.string()),  # the line picture (L PNG, dark lines on white, same size); null unless ok
+    ("width", pa.int64()),  # the pair's size: the training resolution (0 if failed)
+    ("height", pa.int64()),
+    ("source_width", pa.int64()),  # the file as displayed (0 if failed)
+    ("source_height", pa.int64()),
+]), ("id", "variant"))
+
+# data/split/manifest.parquet: one row per line-art pair, with its split and where it is packed.
+SPLIT = Manifest("manifest.parquet", pa.schema([
+    ("id", pa.int64()),
+    ("md5", pa.string()),  # the post's file
+    ("variant", pa.string()),  # the line-art variant of the pair (a lineart.variants name)
+    ("split", pa.string()),  # train | val | test
+    ("shard", pa.string()),  # e.g. train/shard-00000.tar, relative to the split folder
+    ("key", pa.string()),  # the sample's key inside the shard (<id>_<variant>, no dots)
+    ("tags", pa.string()),
+    ("character", pa.string()),  # the first configured character tag among the tags ("" when none)
+    ("group", pa.int64()),  # what stays on one side: least post id of its dedup group + near-pHash component
+    ("dedup_group", pa.int64()),  # dedup's split_group
+]), ("split", "key"))
+
 RATING_SPELLINGS = {
     "general": "general", "safe": "general", "s": "general", "g": "general",
     "sensitive": "sensitive", "questionable": "questionable", "q": "questionable",

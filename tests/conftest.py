@@ -39,3 +39,23 @@ def review_tree(corpus, tmp_path_factory):
     from tests.reviewing import build_tree
 
     return build_tree(corpus, tmp_path_factory.mktemp("review"))
+
+
+# --- evaluate, export, colorize (#15): the train stage's three models, tiny ---
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """``colorizer``, ``baseline_l1``, ``baseline_trivial`` and ``params``: the train stage run with TINY
+    params (U-Net depth 3, factor 8) for 2 epochs on a small synthetic split (tests/colorize_data.py)."""
+    from stages import train as train_stage
+    from tests.colorize_data import train_params, write_split
+
+    tmp = tmp_path_factory.mktemp("tiny_models")
+    data = write_split(tmp / "split", {"train": 16, "val": 4}, size=(48, 64))
+    params = train_params(tmp / "params.yaml")
+    out = {"colorizer": tmp / "colorizer.pt", "baseline_l1": tmp / "baseline_l1.pt",
+           "baseline_trivial": tmp / "baseline_trivial.json", "params": params}
+    assert train_stage.main(["--data", str(data), "--out", str(out["colorizer"]), "--baseline-l1",
+                             str(out["baseline_l1"]), "--baseline-trivial", str(out["baseline_trivial"]),
+                             "--state", str(tmp / "state"), "--live", str(tmp / "live"), "--metrics",
+                             str(tmp / "train.json"), "--params", str(params)]) == 0
+    return out

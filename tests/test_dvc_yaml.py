@@ -36,7 +36,8 @@ def test_every_module_a_stage_imports_is_a_dep(name):
     assert Path(module.replace(".", "/") + ".py") in files
     missing = sorted(str(f) for f in files if not any(f == d or f.is_relative_to(d) for d in deps))
     assert not missing, f"{name}: add to its deps in dvc.yaml: {missing}"
-    outs = {Path(next(iter(o)) if isinstance(o, dict) else o) for s in STAGES.values() for o in s.get("outs", [])}
+    outs = {Path(next(iter(o)) if isinstance(o, dict) else o) for s in STAGES.values()
+            for kind in ("outs", "metrics", "plots") for o in s.get(kind, [])}
     assert all((REPO / d).exists() for d in deps if d not in outs), "a code dep that does not exist"
 
 
