@@ -132,3 +132,30 @@ def cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) 
 def write_metrics(path: Path | str, metrics: dict[str, Any]) -> None:
     """A stage's metrics as sorted, indented JSON, atomically: the file ``dvc metrics show`` reads."""
     atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+_SAMPLE = "sample"  # crawl.source of the embedded sample booru (pipeline.crawl.config.SAMPLE_SOURCE)
+
+
+@dataclasses.dataclass(frozen=True)
+class TruthSource:
+    """Where ``truth.*`` metrics come from: ``crawl.source`` and ``samplebooru`` (measured, never decided on)."""
+
+    source: str
+    seed: int
+    posts: int
+
+    @property
+    def is_sample(self) -> bool:
+        return self.source == _SAMPLE
+
+
+def load_truth_source(params_path: Path | str) -> TruthSource:
+    """``crawl.source`` and the ``samplebooru`` section of a params file, checked like any section."""
+    try:
+        data = yaml.safe_load(Path(params_path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{params_path}: cannot read params: {exc}") from exc
+    source = (data.get("crawl") or {}).get("source")
+    return from_mapping(TruthSource, {"source": source, **(data.get("samplebooru") or {})},
+                        f"{params_path}: crawl.source + samplebooru")

@@ -123,9 +123,31 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("reasons", pa.string()),  # every reason that applied, sorted, space-separated ("" when none)
     ("width", pa.int64()),
     ("height", pa.int64()),
+    ("decoded_as", pa.string()),  # what was done to an odd file to read it ("" when nothing; null unless decoded)
     ("p_small", pa.float64()),  # classifier probabilities, null unless scored
     ("p_clutter", pa.float64()),
+    ("verdicts", pa.string()),  # the human verdicts in force, "target=value" sorted ("" when none)
 ]), ("id",))
+
+# data/cache/filter/<shard>.parquet: one row per distinct file (md5) the filter looked at, measured once.
+FILTER_PIXELS = Manifest("pixels.parquet", pa.schema([
+    ("md5", pa.string()),
+    ("path", pa.string()),  # relative to the raw folder
+    ("status", pa.string()),  # ok | failed
+    ("reason", pa.string()),  # "" when ok: too_many_pixels | truncated | not_an_image | exception:<Type>
+    ("width", pa.int64()),  # as displayed (EXIF orientation applied); 0 if failed
+    ("height", pa.int64()),
+    ("frames", pa.int64()),  # frames of an animated file (1 for a still picture)
+    ("decoded_as", pa.string()),  # what was done to an odd file: cmyk->rgb, i;16->rgb, p->rgb_over_white, exif6...
+    ("colour", pa.float64()),  # pipeline.filter.pixels.FEATURES; null if failed
+    ("ink", pa.float64()),
+    ("fill", pa.float64()),
+    ("off_level_fill", pa.float64()),
+    ("panels", pa.float64()),
+    ("panel_cover", pa.float64()),
+    ("thumb", pa.binary()),  # the classifier's input: thumb x thumb x 3 uint8, row-major; null if failed
+    ("preview", pa.binary()),  # the report's thumbnail: JPEG, long side encode.preview; null if failed
+]), ("md5",))
 
 # data/cache/lineart/<shard>.parquet: one row per distinct kept file (md5), made once whatever posts share it.
 LINEART_FILES = Manifest("files.parquet", pa.schema([

@@ -153,18 +153,24 @@ def thumbnail_uri(path: Path | str, size: int = 160) -> str:
         img = Image.new("RGB", (size, size), (200, 200, 200))
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=80, optimize=False)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return jpeg_uri(buf.getvalue())
+
+
+def jpeg_uri(data: bytes) -> str:
+    """JPEG bytes as a data URI: a thumbnail a stage made already (no second decode for the report)."""
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def figure(path: Path | str, caption: object, size: int = 160, css_class: str = "", *, lines: Sequence[object] = (),
            tags: object = None, link: str | None = None, data: Mapping[str, object] | None = None,
-           actions: Html | None = None) -> Html:
+           actions: Html | None = None, jpeg: bytes | None = None) -> Html:
     """A thumbnail with its caption; then ``lines`` (text), ``tags`` (text) and ``actions`` (verdict buttons).
 
     ``link`` (relative) makes the thumbnail open the full-size file; ``data`` become ``data-*`` attributes of
-    the figure (``data-review`` marks it as a box the review script reads).
+    the figure (``data-review`` marks it as a box the review script reads). ``jpeg``: a ready thumbnail
+    (else one is made from ``path``).
     """
-    img = el("img", src=thumbnail_uri(path, size), alt=caption)
+    img = el("img", src=jpeg_uri(jpeg) if jpeg else thumbnail_uri(path, size), alt=caption)
     return el("figure", el("a", img, href=link) if link else img, el("figcaption", caption),
               *(el("p", line, class_="meta") for line in lines),
               el("p", tags, class_="tags") if tags else None, actions,

@@ -10,9 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.config import cli, load_keys, load_section, write_metrics
+from pipeline.config import cli, load_keys, load_section, load_truth_source, write_metrics
 from pipeline.evaluate import EvaluateConfig, LineartView, evaluate, load_models
-from pipeline.lineart.config import load_truth_source
 from pipeline.samplebooru.corpus import Corpus
 from pipeline.store import atomic_write_text
 

@@ -1,29 +1,59 @@
-"""DVC stage `filter` (interim, until issue #10's classifier and rules land): dedup rows -> decisions.
+"""DVC stage `filter`: rules, classifier scores and human verdicts -> one decision per dedup row, a report.
 
-    python -m stages.filter --dedup data/dedup --out data/filter --metrics metrics/filter.json
+    python -m stages.filter --dedup data/dedup --raw data/raw --model models/classifier.onnx \
+        --shards data/cache/filter --labels review/labels.csv --out data/filter \
+        --report reports/filter --metrics metrics/filter.json
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from pipeline.config import cli, write_metrics
-from pipeline.filter_interim import decide
+import pandas as pd
+
+from pipeline.config import cli, load_keys, load_truth_source, write_metrics
+from pipeline.filter.config import FilterConfig
+from pipeline.filter.decide import decide
+from pipeline.filter.encode import encode_representatives, thumbs_of
+from pipeline.filter.metrics import filter_metrics
+from pipeline.filter.onnx_model import Scorer
+from pipeline.labels import latest, read_labels
 from pipeline.manifest import DEDUP, FILTER, read_manifest, write_manifest
+from pipeline.review.filter_report import filter_report
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.filter", description=__doc__.splitlines()[0])
-    for name in ("dedup", "out", "metrics"):
+    for name in ("dedup", "raw", "model", "shards", "labels", "out", "report", "metrics"):
         ap.add_argument(f"--{name}", required=True, type=Path)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args(argv)
-    decisions = decide(read_manifest(DEDUP.path(a.dedup), DEDUP))
+    cfg = load_keys(a.params, "filter", FilterConfig)
+    source = load_truth_source(a.params)  # truth.* metrics only
+    images = read_manifest(DEDUP.path(a.dedup), DEDUP)
+    pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
+    scorer = Scorer(a.model)
+    ok = pixels[pixels["status"] == "ok"]
+    probs = scorer.score(list(ok["md5"]), thumbs_of(ok, scorer.info["thumb"]), cfg.batch)
+    scores = pd.DataFrame({"md5": ok["md5"].to_numpy(), "p_small": probs[:, 0], "p_clutter": probs[:, 1]})
+    labels, bad = read_labels(a.labels)
+    for b in bad:
+        print(f"filter: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    verdicts = latest(labels)
+    decisions = decide(images, pixels, scores, scorer.thresholds, cfg.rules, verdicts)
     write_manifest(decisions, FILTER.path(a.out), FILTER)
-    counts = {str(k): int(v) for k, v in decisions["decision"].value_counts().sort_index().items()}
-    write_metrics(a.metrics, {"decisions": counts, "kept": int(decisions["keep"].sum()), "interim": True})
-    print(f"filter (interim: nothing rejected yet): {counts}")
+    decisions = read_manifest(FILTER.path(a.out), FILTER)  # as written: sorted, typed
+    filter_report(decisions, a.raw, scorer.thresholds, a.report, per_page=cfg.report.per_page, near_kept=cfg.report.near_kept,
+                  thumb=cfg.encode.preview, verdicts=verdicts, progress=True,
+                  previews=dict(zip(ok["md5"], ok["preview"], strict=True)))
+    m = filter_metrics(decisions, scorer.thresholds, cfg, source) | {"labels_skipped": len(bad)}
+    write_metrics(a.metrics, m)
+    print(f"filter: {m['kept']} kept of {m['representatives']} representatives; rejected by reason "
+          f"{m['rejected_by_reason']}")
     return 0
 
 

@@ -11,9 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import cli, load_section, write_metrics
+from pipeline.config import cli, load_section, load_truth_source, write_metrics
 from pipeline.lineart import LineartConfig, lineart, metrics, report, score_pairs, truth_metrics
-from pipeline.lineart.config import load_truth_source
 from pipeline.manifest import FILTER, LINEART, read_manifest, write_manifest
 from pipeline.samplebooru.corpus import Corpus
 from pipeline.store import atomic_write_text

@@ -58,7 +58,8 @@ def synthetic_decisions(posts: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     d = pd.DataFrame({"id": posts["id"], "md5": posts["md5"], "path": posts["path"], "cluster": posts["id"],
                       "representative": True, "decision": ["reject" if r else "keep" for r in first],
                       "keep": [not r for r in first], "reason": first, "reasons": reasons,
-                      "width": posts["width"], "height": posts["height"], "p_small": p_small, "p_clutter": p_clutter})
+                      "width": posts["width"], "height": posts["height"], "decoded_as": "", "p_small": p_small,
+                      "p_clutter": p_clutter, "verdicts": ""})
     dup = d.index[-1]  # one post follows another's decision: a duplicate, not decided, not in the pages
     d.loc[dup, ["cluster", "representative", "decision", "keep", "reason", "reasons"]] = [
         int(d["id"].iloc[0]), False, "duplicate", False, "", ""]

@@ -9,11 +9,8 @@ is brought to the training resolution; ``Methods`` holds every extraction method
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
-from pipeline.config import ConfigError, from_mapping
+from pipeline.config import ConfigError, TruthSource, from_mapping, load_truth_source  # noqa: F401 - re-exported
 
 FITS = ("pad", "crop")
 CHANNELS = ("value", "luma")
@@ -157,27 +154,3 @@ class Extraction(_Lines):
     methods: Methods
     variants: tuple[Variant, ...]
     default: str
-
-
-@dataclass(frozen=True)
-class TruthSource:
-    """Where ``truth.*`` metrics come from: ``crawl.source`` and ``samplebooru`` (measured, never decided on)."""
-
-    source: str
-    seed: int
-    posts: int
-
-    @property
-    def is_sample(self) -> bool:
-        return self.source == SAMPLE_SOURCE
-
-
-def load_truth_source(params_path: Path | str) -> TruthSource:
-    """``crawl.source`` and the ``samplebooru`` section of a params file, checked like any section."""
-    try:
-        data = yaml.safe_load(Path(params_path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{params_path}: cannot read params: {exc}") from exc
-    source = (data.get("crawl") or {}).get("source")
-    return from_mapping(TruthSource, {"source": source, **(data.get("samplebooru") or {})},
-                        f"{params_path}: crawl.source + samplebooru")

@@ -35,20 +35,22 @@ _PAGE = re.compile(r"reject-\d+-[a-z0-9-]+-\d+\.html\Z")
 
 def filter_report(decisions: pd.DataFrame, raw_dir: Path | str, thresholds: Mapping[str, float],
                   out_dir: Path | str, *, per_page: int, near_kept: int, thumb: int = 150,
-                  verdicts: Mapping[tuple[str, str], Label] | None = None, progress: bool = False) -> list[Path]:
+                  verdicts: Mapping[tuple[str, str], Label] | None = None, progress: bool = False,
+                  previews: Mapping[str, bytes] | None = None) -> list[Path]:
     """Write ``out_dir/index.html`` and the reason pages from ``decisions`` (the FILTER manifest, with its
     ``p_<head>`` score columns) and the raw folder (files, tags); return the files written.
 
     ``thresholds`` maps a head (``small``) to the threshold its ``p_small`` was cut at; ``verdicts``
     (``pipeline.labels.latest``: (md5, target) -> Label) are shown under the pictures they are about.
-    ``progress`` shows a bar on stderr (a thumbnail per rejection: 100k take minutes).
+    ``progress`` shows a bar on stderr (a thumbnail per rejection: 100k take minutes); ``previews`` (md5 ->
+    JPEG bytes, the filter's saved ones) spare decoding the files again.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     extra = ["id"] + [c for c in ("tags", "source") if c not in decisions.columns]  # the decisions' own win
     posts = read_manifest(RAW_POSTS.path(raw_dir), RAW_POSTS)[extra]
     d = decisions.merge(posts, on="id", how="left").sort_values("id", kind="stable")
     heads = [h for h in thresholds if f"p_{h}" in d.columns]
-    pic = _Pictures(raw_dir, out_dir, thresholds, heads, thumb, verdicts or {})
+    pic = _Pictures(raw_dir, out_dir, thresholds, heads, thumb, verdicts or {}, previews or {})
     rejected = d[d["decision"] == "reject"]
     reasons = sorted(rejected["reason"].unique(), key=lambda r: (-int((rejected["reason"] == r).sum()), r))
     written, index_links = [], []
@@ -97,9 +99,9 @@ class _Pictures:
     """One picture as a figure: thumbnail, scores, reasons, tags, source, verdict buttons."""
 
     def __init__(self, raw_dir: Path, out_dir: Path, thresholds: Mapping[str, float], heads: list[str], thumb: int,
-                 verdicts: Mapping[tuple[str, str], Label]):
+                 verdicts: Mapping[tuple[str, str], Label], previews: Mapping[str, bytes]):
         self.raw_dir, self.out_dir, self.thresholds, self.heads = raw_dir, out_dir, thresholds, heads
-        self.thumb, self.verdicts = thumb, verdicts
+        self.thumb, self.verdicts, self.previews = thumb, verdicts, previews
 
     def figure(self, r, *, reasons: list[str] = (), kept_near: str | None = None) -> html.Html:
         path = self.raw_dir / r.path
@@ -122,7 +124,8 @@ class _Pictures:
         actions = html.join([*(html.el("p", g, class_="meta") for g in given), html.verdicts(buttons)])
         return html.figure(path, f"#{r.id} {r.width}x{r.height}", self.thumb, lines=[x for x in lines if x],
                            tags=r.tags if isinstance(r.tags, str) else "", link=link, actions=actions,
-                           data={"review": "label", "post_id": int(r.id), "md5": r.md5})
+                           data={"review": "label", "post_id": int(r.id), "md5": r.md5},
+                           jpeg=self.previews.get(r.md5))
 
 
 def _index(d: pd.DataFrame, heads: list[str], thresholds: Mapping[str, float], links: list[tuple[str, int, str]],

@@ -1,0 +1,119 @@
+"""The simulated reviewer: how fast human verdicts make the classifier's small/clutter decisions right.
+
+    .venv/bin/python benchmarks/filter_review.py [--posts 4000] [--rounds 4] [--per-round 50] [--work DIR]
+
+On the first ``--posts`` posts of sample corpus 0 (a raw store written without crawling, then the real
+dedup, classifier and filter stages with params.yaml's settings): starting from tags only, each round
+takes the ``--per-round`` most borderline pictures of the current decisions (score nearest the threshold
+of either head, what the report shows first), answers both heads for each from the corpus truth (what
+a person looking at the picture would say, with ``filter.truth``'s definitions), appends the verdicts to
+the labels file, and reruns classifier + filter. Precision and recall of ``small`` and ``clutter`` are
+measured against the truth on the pictures the reviewer has *not* labelled (labelled ones follow their
+verdict by construction). Prints a table per round, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.config import load_keys  # noqa: E402
+from pipeline.filter.config import FilterConfig  # noqa: E402
+from pipeline.filter.truth import borderline, precision_recall, truth_table  # noqa: E402
+from pipeline.labels import append_label, make_label  # noqa: E402
+from pipeline.manifest import FILTER, read_manifest  # noqa: E402
+from pipeline.samplebooru.corpus import Corpus  # noqa: E402
+from pipeline.samplebooru.materialize import write_raw  # noqa: E402
+from stages import classifier, dedup  # noqa: E402
+from stages import filter as filter_stage  # noqa: E402
+
+HEADS = ("small", "clutter")
+
+
+def run_stages(w: Path, params: Path) -> None:
+    common = ["--dedup", str(w / "dedup"), "--raw", str(w / "raw"), "--shards", str(w / "cache"),
+              "--labels", str(w / "labels.csv"), "--params", str(params)]
+    assert classifier.main(common + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
+    assert filter_stage.main(common + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
+                                       "--report", str(w / "report"), "--metrics", str(w / "f.json")]) == 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=4000)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--per-round", type=int, default=50)
+    ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
+    a = ap.parse_args()
+    work = a.work or Path(tempfile.mkdtemp(prefix="filter-review-"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["samplebooru"]["posts"] = a.posts
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    cfg = load_keys(work / "params.yaml", "filter", FilterConfig)
+    corpus = Corpus(a.posts, seed=params["samplebooru"]["seed"], progress=True)
+    write_raw(corpus, work / "raw")
+    assert dedup.main(["--raw", str(work / "raw"), "--out", str(work / "dedup"), "--shards", str(work / "dcache"),
+                       "--report", str(work / "dreport"), "--metrics", str(work / "d.json"),
+                       "--labels", str(work / "dedup_labels.csv"), "--params", str(work / "params.yaml")]) == 0
+    truth = None
+    labelled: set[str] = set()
+    table = {"labels": [], **{h: {"precision": [], "recall": []} for h in HEADS}}
+    for rnd in range(a.rounds + 1):
+        t0 = time.time()
+        run_stages(work, work / "params.yaml")
+        decisions = read_manifest(FILTER.path(work / "filter"), FILTER)
+        thresholds = json.loads((work / "f.json").read_text())["thresholds"]
+        if truth is None:
+            truth = truth_table(decisions[decisions["representative"]]["id"], corpus.truth, cfg.truth)
+        ids = set(decisions[decisions["md5"].isin(labelled)]["id"])
+        pr = precision_recall(decisions, truth, exclude=ids)
+        table["labels"].append(len(labelled))
+        for h in HEADS:
+            table[h]["precision"].append(pr[h]["precision"])
+            table[h]["recall"].append(pr[h]["recall"])
+        print(f"round {rnd}: {len(labelled)} labelled, thresholds {thresholds}, "
+              + ", ".join(f"{h} P {pr[h]['precision']} R {pr[h]['recall']}" for h in HEADS)
+              + f" ({time.time() - t0:.0f} s)", flush=True)
+        if rnd == a.rounds:
+            break
+        picks = _borderline_both(decisions, thresholds, a.per_round, labelled)
+        for row in picks.itertuples():
+            t = truth[truth["id"] == row.id].iloc[0]
+            for h in HEADS:
+                append_label(work / "labels.csv", make_label(row.id, row.md5, h, int(bool(t[h])), "simulated-reviewer"))
+            labelled.add(row.md5)
+    print("\n| labels | small P | small R | clutter P | clutter R |\n|---|---|---|---|---|")
+    for k, n in enumerate(table["labels"]):
+        print(f"| {n} | " + " | ".join(str(table[h][m][k]) for h in HEADS for m in ("precision", "recall")) + " |")
+    print(json.dumps(table))
+    if a.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _borderline_both(decisions, thresholds, n, skip):
+    """The ``n`` pictures nearest either head's threshold, alternating between the heads."""
+    per = {h: borderline(decisions, thresholds, h, n, skip) for h in HEADS}
+    out, seen = [], set(skip)
+    for _ in range(n):
+        for h in HEADS:
+            rows = per[h][~per[h]["md5"].isin(seen)]
+            if len(out) < n and len(rows):
+                out.append(rows.iloc[0])
+                seen.add(rows.iloc[0]["md5"])
+    return pd.DataFrame(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The classifier stage's work: labels for every representative, out-of-fold training, calibration, export.
+
+Pictures are the readable dedup representatives (duplicates would put one drawing in two folds). Each
+picture's targets are its human verdicts where there are any, else its tag weak labels; ``metrics`` says
+how the out-of-fold scores agree with both, so a user sees how noisy the tags are and how well the model
+follows the people who labelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from pipeline.filter.calibrate import calibrate, human_labels, weak_labels
+from pipeline.filter.config import ClassifierConfig
+from pipeline.filter.encode import thumbs_of
+from pipeline.filter.model import HEADS
+from pipeline.filter.onnx_model import Scorer, export
+from pipeline.filter.train import fold_of, train_folds
+from pipeline.labels import Label
+
+
+@dataclass
+class Result:
+    metrics: dict
+    thresholds: dict[str, float]
+    md5s: list[str]
+    oof: np.ndarray
+
+
+def training_set(images: pd.DataFrame, posts: pd.DataFrame, pixels: pd.DataFrame) -> pd.DataFrame:
+    """The decodable representatives with their tags (md5, tags, thumb), in md5 order."""
+    reps = images[(images["status"] == "ok") & images["keep"]][["id", "md5"]]
+    reps = reps.merge(posts[["id", "tags"]], on="id", how="left").drop_duplicates("md5")
+    ok = pixels[pixels["status"] == "ok"][["md5", "thumb"]]
+    return reps.merge(ok, on="md5").sort_values("md5", kind="stable").reset_index(drop=True)
+
+
+def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Label], cfg: ClassifierConfig,
+                     out: Path | str, progress: bool = True) -> Result:
+    """Train the k fold models on ``data`` (``training_set``), calibrate, export to ``out``, check parity."""
+    thumbs = thumbs_of(data, cfg.encode.thumb)
+    weak = weak_labels(data["tags"], cfg.weak)
+    human = human_labels(data["md5"], verdicts)
+    if len(data) < 2 * cfg.train.folds:
+        raise ValueError(f"{len(data)} decodable pictures: too few to train {cfg.train.folds} folds")
+    targets, weights = logit_targets(weak, human, cfg.train.human_weight)
+    folds = np.array([fold_of(m, cfg.train.folds) for m in data["md5"]])
+    trained = train_folds(thumbs, targets, weights, folds, cfg.train, progress=progress)
+    n = len(HEADS)
+    calib = calibrate(trained.oof[:, n:], human, cfg.calibration)
+    use = [calib[h]["how"] == "calibrated" for h in HEADS]
+    scores = np.stack([trained.oof[:, k + (n if use[k] else 0)] for k in range(n)], axis=1)
+    thresholds = {h: calib[h]["threshold"] for h in HEADS}
+    export(trained.models, out, thumb=cfg.encode.thumb, thresholds=thresholds, use_verdicts=use)
+    onnx_scores = Scorer(out, threads=cfg.train.threads).score(list(data["md5"]), thumbs, cfg.batch)
+    parity = float(np.abs(onnx_scores - scores).max())
+    metrics = {"pictures": len(data), "folds": cfg.train.folds, "thumb": cfg.encode.thumb,
+               "onnx_parity": {"max_abs_diff": parity, "tolerance": 1e-4},
+               "loss": {f"fold{k}": [round(x, 5) for x in h] for k, h in enumerate(trained.losses)}}
+    for k, head in enumerate(HEADS):
+        labelled = ~np.isnan(human[:, k])
+        only_weak = ~labelled & ~np.isnan(weak[:, k])
+        metrics[head] = {"threshold": calib[head], "logit": "verdict" if use[k] else "tag",
+                         "weak_labels": int((~np.isnan(weak[:, k])).sum()),
+                         "weak_positive": int((weak[:, k] == 1).sum()),
+                         "against_weak": agreement(scores[only_weak, k], weak[only_weak, k] == 1, thresholds[head]),
+                         "against_human": agreement(scores[labelled, k], human[labelled, k] == 1, thresholds[head])}
+    if parity > 1e-4:
+        raise RuntimeError(f"onnxruntime and torch differ by {parity:.3g} (> 1e-4)")
+    return Result(metrics, thresholds, list(data["md5"]), scores)
+
+
+def logit_targets(weak: np.ndarray, human: np.ndarray, human_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and weights of the 2 x heads logits (``pipeline.filter.train``): tag logits learn the tags
+    with each verdict in place of its picture's tag; verdict logits learn the verdicts, which together
+    weigh ``human_weight`` times the head's tag labels."""
+    tag = np.where(np.isnan(human), weak, human)
+    w_tag = np.where(np.isnan(tag), 0.0, 1.0)
+    n_tag, n_human = w_tag.sum(axis=0), (~np.isnan(human)).sum(axis=0)
+    w_human = np.where(np.isnan(human), 0.0, human_weight * n_tag / np.maximum(1, n_human))
+    return np.concatenate([tag, human], axis=1), np.concatenate([w_tag, w_human], axis=1)
+
+
+def agreement(p: np.ndarray, y: np.ndarray, threshold: float) -> dict:
+    """Out-of-fold scores against labels: count, accuracy, precision, recall at the threshold, and AUC."""
+    if not len(p):
+        return {"n": 0}
+    pred = p >= threshold
+    tp = int((pred & y).sum())
+    return {"n": int(len(p)), "accuracy": round(float((pred == y).mean()), 4),
+            "precision": round(tp / max(1, int(pred.sum())), 4), "recall": round(tp / max(1, int(y.sum())), 4),
+            "auc": round(auc(p, y), 4) if 0 < y.sum() < len(y) else None}
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    """Area under the ROC curve (the Mann-Whitney statistic, ties counted half)."""
+    ranks = rankdata(p)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,0 +1,107 @@
+"""The classifier's and the filter's settings: params.yaml ``filter:`` maps onto ``FilterConfig``.
+
+No field has a default (params.yaml is the one place defaults live). The sections follow what each
+setting decides, so dvc.yaml can list exactly the keys each stage reads:
+
+- ``encode``: what is measured of each file (the saved features and thumbnails): a change re-decodes;
+- ``weak`` and ``train``: the classifier's labels and training (the classifier stage only, which reads
+  ``ClassifierConfig``'s keys; the filter stage reads ``FilterConfig``'s);
+- ``calibration``: how human verdicts move each head's threshold (the classifier stage);
+- ``rules``: the pixel and file rules' thresholds: a change only re-decides, from saved numbers;
+- ``truth``: what "too small" and "too cluttered" mean when measuring against the sample corpus's truth
+  (``truth.*`` metrics and the simulated reviewer only: never a decision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.filter.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class EncodeParams:
+    shard_size: int  # files per resumable shard (data/cache/filter)
+    max_pixels: int  # larger files are rejected (too_many_pixels), never decoded
+    long_side: int  # the picture the rules and the classifier see (JPEGs decoded at 1/2-1/8 when possible)
+    thumb: int  # the classifier's input: the picture fitted into thumb x thumb on white
+    preview: int  # the report's thumbnails (long side), made at encoding so the report decodes nothing
+    detail_side: int  # a picture with (almost) no colour is measured again at this size for the grey tones
+    detail_colour: float  # "almost no colour": at most this share of coloured pixels
+    screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
+
+    def __post_init__(self) -> None:
+        if min(self.shard_size, self.long_side, self.thumb, self.detail_side) < 1:
+            raise ValueError("encode: shard_size, long_side, thumb and detail_side must be at least 1")
+
+
+@dataclass(frozen=True)
+class WeakLabel:
+    """A head's weak label from tags: 1 with a positive tag, 0 with a negative one, none with both or
+    neither (a post tagged both ways is left to the human labels)."""
+
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WeakParams:
+    small: WeakLabel
+    clutter: WeakLabel
+
+
+@dataclass(frozen=True)
+class CalibrationParams:
+    """A head's threshold is the cut of the human-labelled pictures' out-of-fold scores that best
+    separates their verdicts (balanced accuracy) once it has ``min_labels`` verdicts with at least
+    ``min_each`` of each value; before that, ``fallback``."""
+
+    min_labels: int
+    min_each: int
+    fallback: float
+
+
+@dataclass(frozen=True)
+class RulesParams:
+    min_side: int  # smaller pictures are rejected (resolution)
+    max_aspect: float  # long side / short side above it is rejected (aspect)
+    colour_max: float  # at most this share of coloured pixels: a grey picture (greyscale, monochrome, line art)
+    fill_min: float  # a grey picture with less flat grey fill per line pixel is line art
+    off_level_min: float  # a filled grey picture with less fill off the screentone levels is monochrome
+    comic_panels: int  # at least this many bordered panels ...
+    comic_cover: float  # ... covering at least this share of the page: a comic page
+    animated: bool  # reject animated files (their first frame is what would be trained on)
+
+
+@dataclass(frozen=True)
+class TruthParams:
+    char_area: float  # truth.small: characters cover less than this share of the picture
+    clutter: float  # truth.clutter: the measured background clutter is above this
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    per_page: int  # rejected pictures per reason page of reports/filter/
+    near_kept: int  # kept pictures nearest each threshold shown on the index
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """What the classifier stage reads of ``filter:`` (``pipeline.config.load_keys``)."""
+
+    encode: EncodeParams
+    weak: WeakParams
+    train: TrainConfig
+    calibration: CalibrationParams
+    batch: int  # pictures per onnxruntime call
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """What the filter stage reads of ``filter:``."""
+
+    encode: EncodeParams
+    rules: RulesParams
+    truth: TruthParams
+    batch: int
+    report: ReportParams

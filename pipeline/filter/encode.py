@@ -1,0 +1,87 @@
+"""Encoding: every representative file measured once (pixel statistics, a thumbnail) on the sharded map.
+
+The classifier stage and the filter stage run the same map over the same files with the same settings, so
+whichever runs first decodes and the other reads the finished shards (``data/cache/filter``). Rules and
+thresholds are applied to these saved rows, never while decoding: a new threshold re-decides in seconds.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from pipeline.filter.config import EncodeParams
+from pipeline.filter.decode import Unreadable, load_rgb, thumbnail
+from pipeline.filter.pixels import FEATURES, grey_tones, measure
+from pipeline.manifest import FILTER_PIXELS
+from pipeline.shards import ShardedMap, run_sharded
+
+VERSION = "filter-pixels-2"  # bump when a row's numbers change for the same file and settings
+
+
+def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
+    md5, rel = item
+    path = Path(raw_dir) / rel
+    try:
+        rgb, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
+    except Unreadable as exc:
+        return error_row(item, exc.reason)
+    row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
+           "frames": _frames(how), "decoded_as": how, **measure(rgb, cfg.screentone_levels),
+           "thumb": thumbnail(rgb, cfg.thumb).tobytes(), "preview": preview(rgb, cfg.preview)}
+    if row["colour"] <= cfg.detail_colour and cfg.detail_side > cfg.long_side:
+        # A grey picture's tones are told apart by its fills, which a small figure only shows at detail.
+        detail, *_ = load_rgb(path, long_side=cfg.detail_side, max_pixels=cfg.max_pixels)
+        grey = detail[:, :, 1] if detail.ndim == 3 else detail
+        row.update(grey_tones(np.ascontiguousarray(grey), cfg.screentone_levels))
+    return row
+
+
+def preview(rgb: np.ndarray, size: int) -> bytes:
+    """The report's thumbnail (JPEG, long side ``size``), made while the pixels are at hand."""
+    im = Image.fromarray(rgb)
+    im.thumbnail((size, size), Image.Resampling.BOX)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _frames(how: str) -> int:
+    for note in how.split():
+        if note.startswith("frame1of"):
+            return int(note[len("frame1of"):])
+    return 1
+
+
+def error_row(item: tuple[str, str], reason: str) -> dict:
+    md5, rel = item
+    return {"md5": md5, "path": rel, "status": "failed", "reason": reason, "width": 0, "height": 0,
+            "frames": 0, "decoded_as": "", **{f: None for f in FEATURES}, "thumb": None, "preview": None}
+
+
+def encode(items: list[tuple[str, str]], raw_dir: Path | str, shard_dir: Path | str, cfg: EncodeParams,
+           workers: int, progress: bool = True) -> pd.DataFrame:
+    """FILTER_PIXELS rows of ``items`` ((md5, path relative to ``raw_dir``)), finished shards reused."""
+    settings = {k: v for k, v in asdict(cfg).items() if k != "shard_size"}
+    spec = ShardedMap(fn=partial(encode_file, raw_dir=str(raw_dir), cfg=cfg), error_row=error_row,
+                      manifest=FILTER_PIXELS, version=VERSION, settings=settings, desc="filter: measure")
+    return run_sharded(spec, items, shard_dir, shard_size=cfg.shard_size, workers=workers, progress=progress)
+
+
+def encode_representatives(images: pd.DataFrame, raw_dir: Path | str, shard_dir: Path | str, cfg: EncodeParams,
+                           workers: int) -> pd.DataFrame:
+    """``encode`` of dedup's decodable representatives (DEDUP rows): the pictures both stages judge."""
+    reps = images[(images["status"] == "ok") & images["keep"]]
+    return encode(sorted(set(zip(reps["md5"], reps["path"], strict=True))), raw_dir, shard_dir, cfg, workers)
+
+
+def thumbs_of(pixels: pd.DataFrame, size: int) -> np.ndarray:
+    """(N, size, size, 3) uint8 of rows that have a thumbnail (status ok), in row order."""
+    data = [np.frombuffer(b, np.uint8).reshape(size, size, 3) for b in pixels["thumb"]]
+    return np.stack(data) if data else np.zeros((0, size, size, 3), np.uint8)

@@ -1,0 +1,72 @@
+"""``models/classifier.onnx``: the k fold models as one graph, with its thresholds in the metadata.
+
+Inputs ``thumbs`` (N, 3, S, S) float in [0, 1] and ``fold`` (N,) int64; output ``probs`` (N, heads), each
+picture scored by the model of its fold (``pipeline.filter.train.fold_of``): the filter stage's scores are
+out-of-fold, like the ones calibration saw. The metadata carries the thumbnail size, the heads, the
+number of folds and each head's threshold, so the filter stage never asks the classifier's params.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from pipeline.filter.model import HEADS, FilterNet, FoldEnsemble
+from pipeline.filter.train import fold_of
+from pipeline.store import atomic_path
+
+META = "linecolor.classifier"  # metadata_props key: JSON {thumb, heads, folds, thresholds}
+
+
+def export(models: list[FilterNet], out: Path | str, *, thumb: int, thresholds: dict[str, float],
+           use_verdicts: list[bool], opset: int = 18) -> None:
+    """Write the ensemble with a dynamic batch (atomically: temp file, then rename)."""
+    ensemble = FoldEnsemble(models, use_verdicts).eval()
+    x, fold = torch.zeros(2, 3, thumb, thumb), torch.zeros(2, dtype=torch.int64)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        n = torch.export.Dim("n", min=1)
+        program = torch.onnx.export(ensemble, (x, fold), dynamo=True, opset_version=opset,
+                                    input_names=["thumbs", "fold"], output_names=["probs"],
+                                    dynamic_shapes=({0: n}, {0: n}), verbose=False)
+        program.save(str(raw))
+        model = onnx.load(str(raw))
+        info = {"thumb": thumb, "heads": list(HEADS), "folds": len(models), "thresholds": thresholds,
+                "logits": {h: "verdict" if v else "tag" for h, v in zip(HEADS, use_verdicts, strict=True)}}
+        model.metadata_props.add(key=META, value=json.dumps(info, sort_keys=True))
+        onnx.checker.check_model(model)
+        with atomic_path(out) as dest:
+            onnx.save(model, str(dest))
+
+
+class Scorer:
+    """onnxruntime over ``models/classifier.onnx``: ``score(md5s, thumbs)`` -> (N, heads) probabilities."""
+
+    def __init__(self, path: Path | str, threads: int = 1):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        props = self.session.get_modelmeta().custom_metadata_map
+        if META not in props:
+            raise ValueError(f"{path}: not a classifier exported by pipeline.filter (no {META} metadata)")
+        self.info = json.loads(props[META])
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.info["thresholds"].items()}
+
+    def score(self, md5s: list[str], thumbs: np.ndarray, batch: int) -> np.ndarray:
+        folds = np.array([fold_of(m, self.info["folds"]) for m in md5s], np.int64)
+        out = []
+        for i in range(0, len(md5s), batch):
+            x = np.ascontiguousarray(thumbs[i:i + batch].transpose(0, 3, 1, 2), np.float32) / np.float32(255)
+            out.append(self.session.run(["probs"], {"thumbs": x, "fold": folds[i:i + batch]})[0])
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(HEADS)))

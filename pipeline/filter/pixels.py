@@ -1,0 +1,71 @@
+"""Pixel statistics of one picture: what the tone and comic rules cut, measured once and saved.
+
+Encoding apart from deciding (imagededup's rule): ``measure`` turns decoded pixels into a few numbers that
+``rules`` compares with params, so a changed threshold re-decides from the saved numbers without decoding.
+
+- ``colour``: the share of pixels whose chroma (max - min of R, G, B) exceeds ``CHROMA``: a greyscale,
+  screentone or line-art picture has none, however small its coloured character would have been.
+- ``fill``: mid-grey pixels that are *flat* (no edge within a pixel), per dark line pixel: the fills of
+  a greyscale drawing; line art has mid-grey only along its anti-aliased strokes, never in a flat area.
+  Per line pixel, not per picture, so a tiny figure on white paper is judged by its own fills.
+- ``off_level_fill``: the same, counting only flat greys off screentone's few printed levels: manga
+  screentone (``monochrome``) prints white, black, dots and one or two flat tints; a greyscale drawing
+  has a grey per colour.
+- ``panels``: how many bordered, axis-aligned rectangles tile the page, and ``panel_cover``, the share of
+  the page they cover: a comic page is two or more panels covering most of it inside a white margin.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CHROMA = 24  # chroma (0-255) above which a pixel counts as coloured: JPEG noise on grey stays under ~6
+FEATURES = ("colour", "ink", "fill", "off_level_fill", "panels", "panel_cover")
+
+
+def measure(rgb: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
+    """The pixel statistics of an HxWx3 uint8 picture (see the module docstring); ``levels`` are the
+    printed flat greys of screentone (a flat grey off them is a greyscale fill)."""
+    rgb = np.ascontiguousarray(rgb)
+    r, g, b = cv2.split(rgb)
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    out = {"colour": float(np.count_nonzero(chroma > CHROMA)) / chroma.size}
+    out.update(grey_tones(grey, levels))
+    out.update(_panels(grey))
+    return out
+
+
+def grey_tones(grey: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
+    """``ink``: the share of dark (line) pixels; ``fill``: flat mid-grey pixels per ink pixel (line art has
+    none: its greys are the anti-aliased edges of strokes); ``off_level_fill``: the same, counting only the
+    flat greys off the screentone ``levels``."""
+    dil, ero = cv2.dilate(grey, np.ones((3, 3), np.uint8)), cv2.erode(grey, np.ones((3, 3), np.uint8))
+    flat_mid = ((dil.astype(np.int16) - ero) <= 10) & (grey >= 90) & (grey <= 238)
+    on_level = np.zeros_like(flat_mid)
+    for level in levels:
+        on_level |= np.abs(grey.astype(np.int16) - level) <= 5
+    ink = max(1, int(np.count_nonzero(grey < 96)))
+    return {
+        "ink": ink / grey.size,
+        "fill": float(np.count_nonzero(flat_mid)) / ink,
+        "off_level_fill": float(np.count_nonzero(flat_mid & ~on_level)) / ink,
+    }
+
+
+def _panels(grey: np.ndarray) -> dict[str, float]:
+    h, w = grey.shape
+    ink = (grey < 140).astype(np.uint8)
+    contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    page, edge = float(h * w), max(2, int(0.01 * min(h, w)))
+    count, cover = 0, 0.0
+    for c in contours:
+        x, y, cw, ch = cv2.boundingRect(c)
+        if cw * ch < 0.03 * page or x < edge or y < edge or x + cw > w - edge or y + ch > h - edge:
+            continue  # too small for a panel, or touching the picture's edge (no margin: not a page)
+        if cv2.contourArea(c) < 0.93 * cw * ch:
+            continue  # not a rectangle
+        count += 1
+        cover += cw * ch / page
+    return {"panels": float(count), "panel_cover": cover}

@@ -1,0 +1,46 @@
+"""DVC stage `classifier`: the CNN for "character too small" and "too cluttered", trained out-of-fold on tag
+weak labels and human verdicts, calibrated by the verdicts, exported to ONNX.
+
+    python -m stages.classifier --dedup data/dedup --raw data/raw --shards data/cache/filter \
+        --labels review/labels.csv --out models/classifier.onnx --metrics metrics/classifier.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.config import cli, load_keys, write_metrics
+from pipeline.filter.classifier import train_classifier, training_set
+from pipeline.filter.config import ClassifierConfig
+from pipeline.filter.encode import encode_representatives
+from pipeline.labels import latest, read_labels
+from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.classifier", description=__doc__.splitlines()[0])
+    for name in ("dedup", "raw", "shards", "labels", "out", "metrics"):
+        ap.add_argument(f"--{name}", required=True, type=Path)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    a = ap.parse_args(argv)
+    cfg = load_keys(a.params, "filter", ClassifierConfig)
+    images = read_manifest(DEDUP.path(a.dedup), DEDUP)
+    posts = read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS)
+    pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
+    labels, bad = read_labels(a.labels)
+    for b in bad:
+        print(f"classifier: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out)
+    write_metrics(a.metrics, result.metrics | {"labels_skipped": len(bad)})
+    heads = ", ".join(f"{h} {result.metrics[h]['threshold']['how']} threshold {t:.3f}"
+                      for h, t in result.thresholds.items())
+    print(f"classifier: {result.metrics['pictures']} pictures, {cfg.train.folds} folds; {heads}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli(main))
