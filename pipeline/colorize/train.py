@@ -157,6 +157,13 @@ class Trainer:
         restore_rng(ckpt["rng"][self.d.rank % len(ckpt["rng"])])
         return f"resumed at step {self.step} (epoch {self.epoch}, batch {self.batch})"
 
+    def set_lr(self, done: int, total: int) -> None:
+        """Both optimizers' lr for the step after ``done`` of the run's ``total`` (``lr_factor``)."""
+        lr = self.cfg.optim.lr * lr_factor(self.cfg.optim.decay, done, total)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = lr
+
     def train_step(self, line: torch.Tensor, color: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step of D (gan mode) then G on a batch of uint8 pictures; the losses, detached."""
         dev, kind, losses = self.d.device, self.cfg.loss.adversarial, {}
@@ -258,10 +265,7 @@ def _epoch(t: Trainer, train: list[Shard], paths: RunPaths, fp: str, steps: Step
     tick, seen = time.perf_counter(), 0
     total = plan.steps * cfg.schedule.epochs
     for line, color in itertools.islice(batches, plan.steps - t.batch):
-        lr = cfg.optim.lr * lr_factor(cfg.optim.decay, t.epoch * plan.steps + t.batch, total)
-        for opt in (t.opt_g, t.opt_d):
-            for group in opt.param_groups if opt is not None else ():
-                group["lr"] = lr
+        t.set_lr(t.epoch * plan.steps + t.batch, total)
         t.pending.append((t.step + 1, t.epoch, t.train_step(line, color)))
         t.step, t.batch, seen = t.step + 1, t.batch + 1, seen + line.shape[0] * d.world
         if t.step % cfg.schedule.log_every == 0:
