@@ -55,7 +55,8 @@ def _reference(cfg: TrainConfig, data) -> Trainer:
         plan = plan_epoch(train, cfg.seed, epoch, 2, cfg.data.workers, per_rank)
         loaders = [train_loader(TrainStream(plan, r, per_rank, aug, cfg.data.shuffle_buffer, cfg.seed, epoch), 0)
                    for r in range(2)]
-        for (l0, c0), (l1, c1) in itertools.islice(zip(*loaders, strict=False), plan.steps):
+        for i, ((l0, c0), (l1, c1)) in enumerate(itertools.islice(zip(*loaders, strict=False), plan.steps)):
+            t.set_lr(epoch * plan.steps + i, plan.steps * cfg.schedule.epochs)  # the loop's lr decay
             t.train_step(torch.cat([l0, l1]), torch.cat([c0, c1]))
             t.step += 1
     return t

@@ -7,8 +7,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from pipeline.colorize.losses import ADVERSARIAL, discriminator_loss, generator_loss, l1_loss
+from pipeline.colorize.losses import ADVERSARIAL, discriminator_loss, generator_loss, gradient_loss, l1_loss
 from pipeline.colorize.model import DiscriminatorConfig, GeneratorConfig, PatchGAN, UNet
+from pipeline.colorize.train import lr_factor
 
 torch.set_num_threads(1)
 
@@ -69,6 +70,24 @@ def test_vanilla_loss_is_pix2pix_bce():
     zero = torch.zeros(1, 1, 4, 4)
     assert discriminator_loss("vanilla", zero, zero).item() == pytest.approx(np.log(2))
     assert generator_loss("vanilla", zero).item() == pytest.approx(np.log(2))
+
+
+def test_gradient_loss_costs_blotches_not_a_flat_colour_error():
+    truth = torch.full((1, 3, 16, 16), 0.5)
+    truth[..., 8:] = -0.5  # two flat regions with one edge between them
+    shifted = truth + 0.3  # every pixel off by the same amount: flat where the truth is flat
+    blotchy = truth + 0.3 * torch.sign(torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    assert gradient_loss(truth, truth) == 0 == gradient_loss(shifted, truth)
+    assert l1_loss(shifted, truth) == pytest.approx(l1_loss(blotchy, truth).item())  # L1 cannot tell them apart
+    assert gradient_loss(blotchy, truth) > 0.1
+    assert gradient_loss(torch.full_like(truth, 0.5), truth) > 0  # a missing edge costs too
+
+
+def test_lr_decays_linearly_over_the_last_share_of_the_steps():
+    assert [lr_factor(0.5, done, 10) for done in range(10)] == pytest.approx(
+        [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    assert {lr_factor(0.0, done, 10) for done in range(10)} == {1.0}  # decay 0: constant
+    assert lr_factor(1.0, 0, 10) == 1.0 and lr_factor(1.0, 9, 10) == pytest.approx(0.1)
 
 
 def test_one_step_lowers_l1_on_a_fixed_batch():

@@ -21,6 +21,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 class LossConfig:
     adversarial: str  # vanilla | lsgan | hinge
     l1_weight: float  # lambda of the L1 term (pix2pix: 100)
+    gradient_weight: float  # of the neighbour-difference term (losses.gradient_loss; pix2pix: 0), gan mode only
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class OptimConfig:
     lr: float  # Adam, both networks (pix2pix: 2e-4)
     beta1: float  # pix2pix: 0.5
     beta2: float
+    decay: float  # the last share of the steps over which lr falls linearly to 0 (pix2pix: 0.5; 0: constant)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class TrainConfig:
              "data: batch_size >= 1; workers, shuffle_buffer and line_jitter >= 0"),
             (self.schedule.epochs >= 1 and self.schedule.checkpoint_every >= 1 and self.schedule.log_every >= 1,
              "schedule: epochs, checkpoint_every and log_every must be at least 1"),
+            (0.0 <= self.optim.decay <= 1.0, "optim.decay must be in [0, 1]"),
             (self.device.threads is None or self.device.threads >= 1, "device.threads must be null or >= 1"),
         ]
         for ok, message in checks:

@@ -42,7 +42,7 @@ from pipeline.colorize.data import (
 )
 from pipeline.colorize.distributed import Dist, all_mean, gather
 from pipeline.colorize.live import EpochLog, StepLog
-from pipeline.colorize.losses import discriminator_loss, generator_loss, l1_loss
+from pipeline.colorize.losses import discriminator_loss, generator_loss, gradient_loss, l1_loss
 from pipeline.colorize.model import PatchGAN, UNet
 from pipeline.colorize.validate import evaluate, generator_predict, picture_grid
 
@@ -157,6 +157,13 @@ class Trainer:
         restore_rng(ckpt["rng"][self.d.rank % len(ckpt["rng"])])
         return f"resumed at step {self.step} (epoch {self.epoch}, batch {self.batch})"
 
+    def set_lr(self, done: int, total: int) -> None:
+        """Both optimizers' lr for the step after ``done`` of the run's ``total`` (``lr_factor``)."""
+        lr = self.cfg.optim.lr * lr_factor(self.cfg.optim.decay, done, total)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = lr
+
     def train_step(self, line: torch.Tensor, color: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step of D (gan mode) then G on a batch of uint8 pictures; the losses, detached."""
         dev, kind, losses = self.d.device, self.cfg.loss.adversarial, {}
@@ -184,6 +191,10 @@ class Trainer:
             self.D.requires_grad_(True)
             loss_g = loss_g + adv
             losses["g_adv"] = adv.detach()
+            if self.cfg.loss.gradient_weight:
+                grad = gradient_loss(fake.float(), color)
+                loss_g = loss_g + self.cfg.loss.gradient_weight * grad
+                losses["grad"] = grad.detach()
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
@@ -207,6 +218,14 @@ class Trainer:
         if log is not None:
             log.append(rows)
         return rows
+
+
+def lr_factor(decay: float, done: int, total: int) -> float:
+    """The share of ``optim.lr`` for the step after ``done`` of ``total``: 1, then down in a straight line over the
+    last ``decay`` of the steps to 1/(decay x total) on the last one (pix2pix's "linear" policy, per step). A
+    pure function of the position, so a resumed run needs no scheduler state."""
+    left = total - done  # steps still to make, this one included
+    return 1.0 if decay <= 0 or left >= decay * total else max(left, 1) / (decay * total)
 
 
 def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str) -> tuple[Trainer, dict]:
@@ -244,7 +263,9 @@ def _epoch(t: Trainer, train: list[Shard], paths: RunPaths, fp: str, steps: Step
                          t.epoch, consumed=t.batch)
     batches = iter(train_loader(stream, cfg.data.workers, pin=d.cuda))
     tick, seen = time.perf_counter(), 0
+    total = plan.steps * cfg.schedule.epochs
     for line, color in itertools.islice(batches, plan.steps - t.batch):
+        t.set_lr(t.epoch * plan.steps + t.batch, total)
         t.pending.append((t.step + 1, t.epoch, t.train_step(line, color)))
         t.step, t.batch, seen = t.step + 1, t.batch + 1, seen + line.shape[0] * d.world
         if t.step % cfg.schedule.log_every == 0:
