@@ -85,6 +85,11 @@ def main() -> int:
         print(f"round {rnd}: {len(labelled)} labelled, thresholds {thresholds}, "
               + ", ".join(f"{h} P {pr[h]['precision']} R {pr[h]['recall']}" for h in HEADS)
               + f" ({time.time() - t0:.0f} s)", flush=True)
+        if rnd == 0:  # tags only: every reason against the truth
+            print("tags only, every reason:\n| reason | precision | recall | predicted | true |\n|---|---|---|---|---|")
+            for reason, v in pr.items():
+                if isinstance(v, dict):
+                    print(f"| {reason} | {v['precision']} | {v['recall']} | {v['predicted']} | {v['true']} |")
         if rnd == a.rounds:
             break
         picks = _borderline_both(decisions, thresholds, a.per_round, labelled)

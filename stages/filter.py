@@ -12,12 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline.config import cli, load_keys, load_truth_source, write_metrics
 from pipeline.filter.config import FilterConfig
 from pipeline.filter.decide import decide
-from pipeline.filter.encode import encode_representatives, thumbs_of
+from pipeline.filter.encode import encode_representatives
 from pipeline.filter.metrics import filter_metrics
 from pipeline.filter.onnx_model import Scorer
 from pipeline.labels import latest, read_labels
@@ -36,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     source = load_truth_source(a.params)  # truth.* metrics only
     images = read_manifest(DEDUP.path(a.dedup), DEDUP)
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
-    scorer = Scorer(a.model)
-    ok = pixels[pixels["status"] == "ok"]
-    probs = scorer.score(list(ok["md5"]), thumbs_of(ok, scorer.info["thumb"]), cfg.batch)
-    scores = pd.DataFrame({"md5": ok["md5"].to_numpy(), "p_small": probs[:, 0], "p_clutter": probs[:, 1]})
+    scorer = Scorer(a.model, threads=a.workers)
+    scores = scorer.score_rows(pixels, cfg.batch)
     labels, bad = read_labels(a.labels)
     for b in bad:
         print(f"filter: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
@@ -49,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     decisions = read_manifest(FILTER.path(a.out), FILTER)  # as written: sorted, typed
     filter_report(decisions, a.raw, scorer.thresholds, a.report, per_page=cfg.report.per_page, near_kept=cfg.report.near_kept,
                   thumb=cfg.encode.preview, verdicts=verdicts, progress=True,
-                  previews=dict(zip(ok["md5"], ok["preview"], strict=True)))
+                  previews=dict(zip(pixels["md5"], pixels["preview"], strict=True)))
     m = filter_metrics(decisions, scorer.thresholds, cfg, source) | {"labels_skipped": len(bad)}
     write_metrics(a.metrics, m)
     print(f"filter: {m['kept']} kept of {m['representatives']} representatives; rejected by reason "

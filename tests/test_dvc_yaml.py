@@ -20,7 +20,9 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
 def project_files(module: str) -> set[Path]:
-    finder = modulefinder.ModuleFinder(path=[str(REPO)])  # only the project: libraries are not followed
+    # only the project: libraries are not followed, and no output folder (dvclive/, data/) passes for one
+    others = [d.name for d in REPO.iterdir() if d.is_dir() and d.name not in ("pipeline", "stages", "spiders")]
+    finder = modulefinder.ModuleFinder(path=[str(REPO)], excludes=others)
     finder.run_script(str(REPO / (module.replace(".", "/") + ".py")))
     files = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
     # empty package markers (pipeline/__init__.py) decide nothing

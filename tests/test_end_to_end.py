@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playwright.sync_api import sync_playwright
 
+from pipeline.manifest import FILTER, read_manifest
+from pipeline.review.browser import launch
+from pipeline.review.server import ReviewPaths, ReviewServer
 from tests.conftest import REPO
 
 VENV_BIN = Path(sys.executable).parent
@@ -23,6 +27,8 @@ SMALL = {  # a small corpus and a short training run: the chain, not the quality
     ("train", "schedule", "epochs"): 1,
     ("train", "generator", "width"): 8,
     ("train", "discriminator", "width"): 8,
+    ("filter", "train", "steps"): 60,
+    ("filter", "train", "batch_size"): 16,
 }
 
 
@@ -76,6 +82,35 @@ def test_repro_makes_every_output_and_a_second_repro_changes_nothing(repo):
     assert "Data and pipelines are up to date" in sh(repo, "dvc", "status")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "demo outputs")
+
+
+def test_a_review_click_then_dvc_repro_retrains_and_the_decision_follows(repo):
+    """The review loop in a browser: "wrong: not small" on a rejection, then `dvc repro` retrains the
+    classifier, reruns the filter, and the picture is no longer rejected as small."""
+    decisions = read_manifest(FILTER.path(repo / "data" / "filter"), FILTER)
+    small = decisions[(decisions["reason"] == "small") & (decisions["reasons"] == "small")]
+    assert len(small), "the demo filter rejects some pictures as too small"
+    pid = int(small.sort_values("p_small", ascending=False)["id"].iloc[0])
+    page = sorted((repo / "reports" / "filter").glob("reject-*-small-*.html"))
+    paths = ReviewPaths(repo / "reports", repo / "data" / "raw" / "images", repo / "review" / "labels.csv",
+                        repo / "review" / "dedup_labels.csv")
+    with ReviewServer(paths).start(0) as srv, sync_playwright() as p:
+        browser = launch(p)
+        tab = browser.new_page()
+        for name in (f.name for f in page):  # the picture is on one of the small pages
+            tab.goto(f"{srv.url}/reports/filter/{name}")
+            fig = tab.locator(f"figure[data-post-id='{pid}']")
+            if fig.count():
+                break
+        fig.get_by_role("button", name="wrong: not small").click()
+        fig.locator(".said").filter(has_text="recorded").wait_for(timeout=10_000)
+        browser.close()
+    out = ran(sh(repo, "dvc", "repro"))
+    assert {"classifier", "filter"} <= out, out
+    after = read_manifest(FILTER.path(repo / "data" / "filter"), FILTER).set_index("id").loc[pid]
+    assert "small" not in after["reasons"].split() and after["verdicts"] == "small=0"
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "a verdict")
 
 
 def test_a_lineart_param_reruns_lineart_and_what_follows_only(repo):

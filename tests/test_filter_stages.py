@@ -22,7 +22,7 @@ from stages import classifier, dedup
 from stages import filter as filter_stage
 from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO
 
-FAST = {"epochs": 4, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
+FAST = {"steps": 60, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
 CALIBRATION = {"min_labels": 6, "min_each": 2}
 
 

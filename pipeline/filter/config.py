@@ -26,13 +26,12 @@ class EncodeParams:
     long_side: int  # the picture the rules and the classifier see (JPEGs decoded at 1/2-1/8 when possible)
     thumb: int  # the classifier's input: the picture fitted into thumb x thumb on white
     preview: int  # the report's thumbnails (long side), made at encoding so the report decodes nothing
-    detail_side: int  # a picture with (almost) no colour is measured again at this size for the grey tones
-    detail_colour: float  # "almost no colour": at most this share of coloured pixels
+    detail_colour: float  # at most this share of coloured pixels: grey tones measured at the decoded size
     screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
 
     def __post_init__(self) -> None:
-        if min(self.shard_size, self.long_side, self.thumb, self.detail_side) < 1:
-            raise ValueError("encode: shard_size, long_side, thumb and detail_side must be at least 1")
+        if min(self.shard_size, self.long_side, self.thumb, self.preview) < 1:
+            raise ValueError("encode: shard_size, long_side, thumb and preview must be at least 1")
 
 
 @dataclass(frozen=True)

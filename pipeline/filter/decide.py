@@ -23,7 +23,7 @@ HEAD_REASONS = ("small", "clutter")
 REASONS = FILE_REASONS + PIXEL_REASONS + HEAD_REASONS
 
 
-def rule_reasons(px: pd.Series, rules: RulesParams) -> list[str]:
+def rule_reasons(px: Mapping, rules: RulesParams) -> list[str]:
     """The file and pixel reasons of one FILTER_PIXELS row (a failed row: its decode reason; a picture
     under ``min_side``: only ``resolution``, its few pixels say nothing of tones or panels)."""
     if px["status"] != "ok":
@@ -52,8 +52,8 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
            rules: RulesParams, verdicts: Mapping[tuple[str, str], Label]) -> pd.DataFrame:
     """FILTER rows: ``images`` (DEDUP), ``pixels`` (FILTER_PIXELS of the representatives), ``scores``
     (md5, p_small, p_clutter), a threshold per head, and the human verdicts in force ((md5, target) ->)."""
-    px = pixels.set_index("md5")
-    sc = scores.set_index("md5")
+    px = pixels.drop(columns=[c for c in ("thumb", "preview") if c in pixels]).set_index("md5").to_dict("index")
+    sc = scores.set_index("md5").to_dict("index")
     by_md5: dict[str, dict[str, int]] = {}
     for (md5, target), lab in verdicts.items():
         by_md5.setdefault(md5, {})[target] = lab.value
@@ -67,13 +67,13 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
             rows.append(base | {"decision": decision, "keep": False, "reasons": "",
                                 "reason": "" if decision == "duplicate" else (r.reason or decision)})
             continue
-        p = px.loc[r.md5]
+        p = px[r.md5]
         reasons = set(rule_reasons(p, rules))
         base |= {"width": int(p["width"]) or r.width, "height": int(p["height"]) or r.height,
                  "decoded_as": p["decoded_as"]}
-        if r.md5 in sc.index:
+        if r.md5 in sc:
             for head in HEAD_REASONS:
-                score = float(sc.at[r.md5, f"p_{head}"])
+                score = float(sc[r.md5][f"p_{head}"])
                 base[f"p_{head}"] = score
                 if score >= thresholds[head]:
                     reasons.add(head)

@@ -5,14 +5,16 @@ converted, a palette or alpha picture is composited over white paper (the page a
 shows), an animated file gives its first frame, an EXIF orientation is applied (the picture as displayed).
 A file that cannot give pixels raises ``Unreadable`` with a machine-readable reason.
 
-JPEGs are decoded with libjpeg's DCT scaling (``draft``) when that still leaves ``long_side`` pixels: the
-rules and the classifier look at a ``long_side`` picture, so decoding all of a 2000 px file is wasted work.
+JPEGs are decoded with libjpeg's DCT scaling (``draft``) when that still leaves ``long_side`` pixels, then
+reduced by an integer factor: the rules and the classifier look at a picture of about ``long_side``
+pixels, so decoding and resampling all of a 2000 px file exactly would be wasted work.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -26,9 +28,17 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> tuple[np.ndarray, int, int, str]:
-    """``(rgb, width, height, how)``: pixels with the long side at most ``long_side`` (area-resampled),
-    the displayed size of the full file, and what conversion was applied ("" when none)."""
+class Decoded(NamedTuple):
+    rgb: np.ndarray  # long side from long_side to under twice that (the whole picture if it is smaller)
+    decoded: Image.Image  # the picture as decoded (JPEG: DCT-scaled), before the integer reduction
+    width: int  # the full file as displayed (EXIF orientation applied)
+    height: int
+    how: str  # what was done to read it ("" when nothing)
+
+
+def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> Decoded:
+    """The picture as RGB: DCT scaling where the file allows, then an integer box reduction (no exact-size
+    resample, which would cost more than the decode itself)."""
     notes = []
     try:
         with Image.open(path) as im:
@@ -44,14 +54,15 @@ def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> tuple[np.n
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 im.load()
-            if max(im.size) > long_side and im.mode in ("RGB", "L", "RGBA", "LA"):
-                im = im.resize(_fit_size(im.size, long_side), Image.Resampling.BOX)  # area average, in C
             im = ImageOps.exif_transpose(im) if orient != 1 else im
             if orient != 1:
                 notes.append(f"exif{orient}")
                 if orient in (5, 6, 7, 8):
                     width, height = height, width
-            rgb, how = _to_rgb(im)
+            decoded, factor = im, max(im.size) // long_side
+            if factor >= 2 and im.mode in ("RGB", "L", "RGBA", "LA"):
+                im = im.reduce(factor)  # an integer box average: 6x cheaper than an exact-size resample
+            rgb, how = to_rgb(im)
     except Unreadable:
         raise
     except Image.DecompressionBombError:
@@ -60,7 +71,7 @@ def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> tuple[np.n
         raise Unreadable("truncated" if "truncated" in str(exc) else "not_an_image") from None
     if how:
         notes.insert(0, how)
-    return _fit(rgb, long_side), width, height, " ".join(notes)
+    return Decoded(_fit(rgb, long_side), decoded, width, height, " ".join(notes))
 
 
 def _draft_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -68,7 +79,8 @@ def _draft_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def _to_rgb(im: Image.Image) -> tuple[np.ndarray, str]:
+def to_rgb(im: Image.Image) -> tuple[np.ndarray, str]:
+    """HxWx3 uint8 of any mode, and what was done ("" for RGB and L)."""
     mode = im.mode
     if mode == "RGB":
         return np.asarray(im), ""
@@ -92,11 +104,11 @@ def _fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
 
 
 def _fit(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    """Modes resized before conversion are already small; the rest (CMYK, 16-bit...) are resized here."""
-    h, w = rgb.shape[:2]
-    if max(h, w) <= long_side:
+    """What PIL could not reduce before conversion (CMYK, 16-bit, palette...) is reduced here."""
+    factor = max(rgb.shape[:2]) // long_side
+    if factor < 2:
         return np.ascontiguousarray(rgb)
-    return np.asarray(Image.fromarray(rgb).resize(_fit_size((w, h), long_side), Image.Resampling.BOX))
+    return np.asarray(Image.fromarray(rgb).reduce(factor))
 
 
 def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -17,30 +17,37 @@ import pandas as pd
 from PIL import Image
 
 from pipeline.filter.config import EncodeParams
-from pipeline.filter.decode import Unreadable, load_rgb, thumbnail
+from pipeline.filter.decode import Unreadable, load_rgb, thumbnail, to_rgb
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-2"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-6"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
     md5, rel = item
     path = Path(raw_dir) / rel
     try:
-        rgb, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
+        rgb, decoded, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
     except Unreadable as exc:
         return error_row(item, exc.reason)
+    small = _reduced(rgb, max(cfg.thumb, cfg.preview))
     row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
            "frames": _frames(how), "decoded_as": how, **measure(rgb, cfg.screentone_levels),
-           "thumb": thumbnail(rgb, cfg.thumb).tobytes(), "preview": preview(rgb, cfg.preview)}
-    if row["colour"] <= cfg.detail_colour and cfg.detail_side > cfg.long_side:
-        # A grey picture's tones are told apart by its fills, which a small figure only shows at detail.
-        detail, *_ = load_rgb(path, long_side=cfg.detail_side, max_pixels=cfg.max_pixels)
-        grey = detail[:, :, 1] if detail.ndim == 3 else detail
+           "thumb": thumbnail(small, cfg.thumb).tobytes(), "preview": preview(small, cfg.preview)}
+    if row["colour"] <= cfg.detail_colour and max(decoded.size) > max(rgb.shape[:2]):
+        # A grey picture's tones are told apart by its fills, which a small figure only shows at the
+        # resolution it was decoded at (no second decode).
+        grey = np.asarray(decoded) if decoded.mode == "L" else to_rgb(decoded)[0][:, :, 1]
         row.update(grey_tones(np.ascontiguousarray(grey), cfg.screentone_levels))
     return row
+
+
+def _reduced(rgb: np.ndarray, side: int) -> np.ndarray:
+    """An integer box reduction to a long side of at least ``side``: what the small pictures are made from."""
+    factor = max(rgb.shape[:2]) // side
+    return np.asarray(Image.fromarray(rgb).reduce(factor)) if factor >= 2 else rgb
 
 
 def preview(rgb: np.ndarray, size: int) -> bytes:

@@ -27,6 +27,6 @@ def filter_metrics(decisions: pd.DataFrame, thresholds: dict[str, float], cfg: F
     if source.is_sample:
         corpus = Corpus(source.posts, seed=source.seed)
         truth = truth_table(reps["id"], corpus.truth, cfg.truth)
-        m["truth"] = precision_recall(decisions, truth) | {"char_area": cfg.truth.char_area,
-                                                           "clutter": cfg.truth.clutter}
+        m["truth"] = precision_recall(decisions, truth) | {"definition": {
+            "small": f"char_area < {cfg.truth.char_area}", "clutter": f"clutter > {cfg.truth.clutter}"}}
     return m

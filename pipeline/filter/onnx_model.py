@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pandas as pd
 import torch
 
+from pipeline.filter.encode import thumbs_of
 from pipeline.filter.model import HEADS, FilterNet, FoldEnsemble
 from pipeline.filter.train import fold_of
 from pipeline.store import atomic_path
@@ -62,6 +64,12 @@ class Scorer:
     @property
     def thresholds(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.info["thresholds"].items()}
+
+    def score_rows(self, pixels: pd.DataFrame, batch: int) -> pd.DataFrame:
+        """``md5, p_<head>...`` for the FILTER_PIXELS rows that have a thumbnail."""
+        ok = pixels[pixels["status"] == "ok"]
+        probs = self.score(list(ok["md5"]), thumbs_of(ok, self.info["thumb"]), batch)
+        return pd.DataFrame({"md5": ok["md5"].to_numpy(), **{f"p_{h}": probs[:, k] for k, h in enumerate(HEADS)}})
 
     def score(self, md5s: list[str], thumbs: np.ndarray, batch: int) -> np.ndarray:
         folds = np.array([fold_of(m, self.info["folds"]) for m in md5s], np.int64)

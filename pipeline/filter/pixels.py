@@ -17,6 +17,8 @@ Encoding apart from deciding (imagededup's rule): ``measure`` turns decoded pixe
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -31,7 +33,7 @@ def measure(rgb: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
     r, g, b = cv2.split(rgb)
     chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    out = {"colour": float(np.count_nonzero(chroma > CHROMA)) / chroma.size}
+    out = {"colour": cv2.countNonZero(cv2.threshold(chroma, CHROMA, 255, cv2.THRESH_BINARY)[1]) / chroma.size}
     out.update(grey_tones(grey, levels))
     out.update(_panels(grey))
     return out
@@ -40,23 +42,30 @@ def measure(rgb: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
 def grey_tones(grey: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
     """``ink``: the share of dark (line) pixels; ``fill``: flat mid-grey pixels per ink pixel (line art has
     none: its greys are the anti-aliased edges of strokes); ``off_level_fill``: the same, counting only the
-    flat greys off the screentone ``levels``."""
-    dil, ero = cv2.dilate(grey, np.ones((3, 3), np.uint8)), cv2.erode(grey, np.ones((3, 3), np.uint8))
-    flat_mid = ((dil.astype(np.int16) - ero) <= 10) & (grey >= 90) & (grey <= 238)
-    on_level = np.zeros_like(flat_mid)
-    for level in levels:
-        on_level |= np.abs(grey.astype(np.int16) - level) <= 5
-    ink = max(1, int(np.count_nonzero(grey < 96)))
-    return {
-        "ink": ink / grey.size,
-        "fill": float(np.count_nonzero(flat_mid)) / ink,
-        "off_level_fill": float(np.count_nonzero(flat_mid & ~on_level)) / ink,
-    }
+    flat greys off the screentone ``levels``. 8-bit OpenCV ops and lookup tables: about 1 ms a picture."""
+    kernel = np.ones((3, 3), np.uint8)
+    spread = cv2.subtract(cv2.dilate(grey, kernel), cv2.erode(grey, kernel))
+    flat_mid = cv2.bitwise_and(cv2.LUT(spread, _FLAT), cv2.LUT(grey, _MID))
+    off = cv2.bitwise_and(flat_mid, cv2.LUT(grey, _off_levels(levels)))
+    ink = max(1, cv2.countNonZero(cv2.LUT(grey, _INK)))
+    return {"ink": ink / grey.size, "fill": cv2.countNonZero(flat_mid) / ink, "off_level_fill": cv2.countNonZero(off) / ink}
+
+
+_V = np.arange(256)
+_FLAT = np.where(_V <= 10, 255, 0).astype(np.uint8)  # no neighbour more than 10 levels apart
+_MID = np.where((_V >= 90) & (_V <= 238), 255, 0).astype(np.uint8)  # neither paper nor ink
+_INK = np.where(_V < 96, 255, 0).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=8)
+def _off_levels(levels: tuple[int, ...]) -> np.ndarray:
+    on = np.any([np.abs(_V - level) <= 5 for level in levels], axis=0) if levels else np.zeros(256, bool)
+    return np.where(on, 0, 255).astype(np.uint8)
 
 
 def _panels(grey: np.ndarray) -> dict[str, float]:
     h, w = grey.shape
-    ink = (grey < 140).astype(np.uint8)
+    ink = cv2.threshold(grey, 139, 1, cv2.THRESH_BINARY_INV)[1]  # grey < 140
     contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     page, edge = float(h * w), max(2, int(0.01 * min(h, w)))
     count, cover = 0, 0.0

@@ -27,7 +27,7 @@ from pipeline.filter.model import HEADS, FilterNet, NetConfig
 class TrainConfig:
     seed: int
     folds: int  # k: pictures are scored by the model of their fold, trained on the other k-1
-    epochs: int
+    steps: int  # optimiser steps per fold, whatever the number of pictures (a small crawl still trains)
     batch_size: int
     lr: float
     weight_decay: float
@@ -75,28 +75,31 @@ def _fit(thumbs: np.ndarray, targets: np.ndarray, weights: np.ndarray, cfg: Trai
     rng = np.random.default_rng(seed)
     model = FilterNet(cfg.net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * max(1, -(-len(thumbs) // cfg.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.2)
     known = ~np.isnan(targets)
     y = torch.from_numpy(np.nan_to_num(targets)).float()
     w = torch.from_numpy(np.where(known, weights, 0.0)).float()
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
-    history = []
+    history, total, seen = [], 0.0, 0
+    per_epoch = max(1, -(-len(thumbs) // cfg.batch_size))
+    order = np.zeros(0, np.int64)
     model.train()
-    for _ in range(cfg.epochs):
-        order, total = rng.permutation(len(thumbs)), 0.0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            x = _tensor(thumbs[idx])
-            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)  # size and clutter do not care
-            loss = (loss_fn(model(x), y[idx]) * w[idx]).sum() / w[idx].sum().clamp(min=1.0)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(thumbs))
+    for step in range(cfg.steps):
+        while len(order) < cfg.batch_size:  # a new pass over the pictures, shuffled
+            order = np.concatenate([order, rng.permutation(len(thumbs))])
+        idx, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        x = _tensor(thumbs[idx])
+        flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)  # size and clutter do not care
+        loss = (loss_fn(model(x), y[idx]) * w[idx]).sum() / w[idx].sum().clamp(min=1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total, seen = total + float(loss.detach()), seen + 1
+        if seen == per_epoch or step == cfg.steps - 1:
+            history.append(total / seen)
+            total, seen = 0.0, 0
     model.eval()
     return model, history
 
