@@ -20,6 +20,7 @@ from pipeline.colorize.infer import Colorizer
 from pipeline.config import load_keys
 from pipeline.evaluate.config import LineartView
 from pipeline.evaluate.pictures import load_test_pictures
+from pipeline.shardio import list_keys, shard_paths
 from pipeline.store import atomic_path
 
 DOCS = Path(__file__).resolve().parent
@@ -40,10 +41,10 @@ def _tile(rgb: np.ndarray, caption: str) -> Image.Image:
 def sheet(data: Path, model: Path, view: LineartView, count: int) -> Image.Image:
     """``count`` test pictures, evenly spaced over the split's order, as rows of ``COLUMNS``."""
     colorizer = Colorizer(model)
-    pictures = list(load_test_pictures(data, view.default, view.resize, part_map=None))
-    if not pictures:
-        raise SystemExit(f"{data}: the test split has no pictures (run `make demo` first)")
-    picks = [pictures[i] for i in np.linspace(0, len(pictures) - 1, min(count, len(pictures))).round().astype(int)]
+    keys = [k for shard in shard_paths(data / "test") for k in list_keys(shard) if k.endswith(f"_{view.default}")]
+    chosen = {keys[i] for i in np.linspace(0, len(keys) - 1, min(count, len(keys))).round().astype(int)} if keys else None
+    # only the chosen pictures are decoded; no shard or no sample of the variant raises there, with the path
+    picks = list(load_test_pictures(data, view.default, view.resize, part_map=None, only=chosen))
     out = Image.new("RGB", (TILE * len(COLUMNS), (TILE + CAPTION) * len(picks)), "white")
     for row, pic in enumerate(picks):
         panels = (np.repeat(pic.line[..., None], 3, axis=2), colorizer.run(pic.line), pic.color)  # padding included
