@@ -130,8 +130,9 @@ def test_distributions_are_continuous(corpus, field, top):
     ts = [corpus.truth(p.id) for p in _working(corpus) if corpus.truth(p.id).layout == "illustration"]
     vals = np.sort([getattr(t, field) for t in ts])
     counts, _ = np.histogram(vals, bins=12, range=(0.0, top))
-    # every bin of the range holds posts (no two easy clusters with nothing between them) ...
-    assert counts.min() >= 0.01 * len(vals), counts
+    # every bin of the range holds posts (no two easy clusters with nothing between them; spec 5 skews
+    # both towards the easy end, so the far bins are thin but never empty) ...
+    assert counts.min() >= 0.005 * len(vals), counts
     # ... and no value is far from its neighbour inside the range
     inner = vals[vals <= top]
     assert np.diff(inner).max() < 0.06
@@ -144,11 +145,11 @@ def test_tones_and_comics(corpus):
         if t.tone == "color" and t.layout == "illustration" and "color" in seen:
             continue
         rgb = _rgb(corpus, p.id).astype(int)
-        spread = (rgb.max(axis=2) - rgb.min(axis=2)).mean()
-        if t.tone == "color":
-            assert spread > 5
+        spread = rgb.max(axis=2) - rgb.min(axis=2)
+        if t.tone == "color":  # a small figure on white is mostly white: its coloured pixels, not the mean
+            assert (spread > 24).mean() > 0.001, (p.id, t.tone)
         else:
-            assert spread < 2.5, (p.id, t.tone)
+            assert spread.mean() < 2.5, (p.id, t.tone)
         if t.tone == "lineart":
             grey, mask = rgb.mean(axis=2), corpus.line_mask(p.id)
             assert np.median(grey[~mask]) > 250 and grey[mask].mean() < 100  # black lines on white
