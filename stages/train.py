@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.colorize.config import TrainConfig
+from pipeline.colorize.config import LineartDefault, TrainConfig
 from pipeline.colorize.runs import train_with_baselines
-from pipeline.config import cli, load_section, write_metrics
+from pipeline.config import cli, load_keys, load_section, write_metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     a = ap.parse_args(argv)
     cfg = load_section(a.params, "train", TrainConfig)
-    m, main_rank = train_with_baselines(cfg, a.data, a.out, a.state, a.live, a.baseline_l1, a.baseline_trivial)
+    view = load_keys(a.params, "lineart", LineartDefault)  # validation scores the variant evaluate scores
+    m, main_rank = train_with_baselines(cfg, a.data, a.out, a.state, a.live, a.baseline_l1, a.baseline_trivial,
+                                        view.default)
     if main_rank:
         write_metrics(a.metrics, m)
         runs = ", ".join(f"{k} val L1 {v['val_l1']:.4f} PSNR {v['val_psnr']:.2f} dB"

@@ -47,16 +47,29 @@ def picture(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarr
     return (255 - outline).astype(np.uint8), color
 
 
+def repo_params() -> dict:
+    import yaml
+
+    from tests.conftest import REPO
+
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+VARIANT = repo_params()["lineart"]["default"]  # what validation (and evaluate) score: keys <name>_<VARIANT>
+
+
 def write_split(folder: Path, counts: dict[str, int], size: tuple[int, int] = (64, 96), shard_samples: int = 8,
-                seed: int = 0) -> Path:
-    """``folder/<split>/shard-*.tar`` with ``counts[split]`` pictures of ``size`` (h, w); returns ``folder``."""
+                seed: int = 0, variants: tuple[str, ...] = (VARIANT,)) -> Path:
+    """``folder/<split>/shard-*.tar`` with ``counts[split]`` pictures of ``size`` (h, w), each under every
+    line variant (keys ``<split><i>_<variant>``, as the split stage names them); returns ``folder``."""
     rng = np.random.default_rng(seed)
     for split, n in counts.items():
         with ShardWriter(folder / split, shard_samples) as w:
             for i in range(n):
                 line, color = picture(rng, *size)
-                w.write(f"{split}{i:04d}", {"line.png": _png(line), "color.png": _png(color),
-                                            "json": json.dumps({"id": i}).encode()})
+                for v in variants:
+                    w.write(f"{split}{i:04d}_{v}", {"line.png": _png(line), "color.png": _png(color),
+                                                    "json": json.dumps({"id": i}).encode()})
     return folder
 
 
@@ -77,13 +90,12 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def train_params(path: Path, **over) -> Path:
-    """Write a params file whose ``train:`` is the repo's, made TINY, with ``over`` merged in (nested)."""
+    """Write a params file whose ``train:`` is the repo's, made TINY, with ``over`` merged in (nested), and
+    the one ``lineart:`` key the train stage reads."""
     import yaml
 
-    from tests.conftest import REPO
-
-    section = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
-    path.write_text(yaml.safe_dump({"train": _merge(_merge(section, TINY), over)}))
+    section = repo_params()["train"]
+    path.write_text(yaml.safe_dump({"train": _merge(_merge(section, TINY), over), "lineart": {"default": VARIANT}}))
     return path
 
 

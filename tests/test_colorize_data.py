@@ -12,7 +12,7 @@ from PIL import Image
 from pipeline.colorize import data
 from pipeline.colorize.augment import Augment, SampleError, augment, decode, sample_rng, unit
 from pipeline.shardio import ShardWriter, iter_samples
-from tests.colorize_data import picture, write_split
+from tests.colorize_data import VARIANT, picture, write_split
 
 AUG = Augment(crop=32, flip=True, line_jitter=1)
 
@@ -114,7 +114,20 @@ def test_eval_pictures_are_whole_and_padded_to_the_factor(split):
     assert (line[..., 40:, :] == 255).all()  # white padding
     halves = [len(list(data.eval_loader(shards, r, 2, 1, 16))) for r in range(2)]
     assert sum(halves) == 5  # two ranks share the split, nothing twice
-    assert [k for k, *_ in data.first_samples(shards, 3)] == ["val0000", "val0001", "val0002"]
+    assert [k for k, *_ in data.first_samples(shards, 3)] == [f"val000{i}_{VARIANT}" for i in range(3)]
+
+
+def test_validation_sees_one_line_variant_each_picture_once(tmp_path):
+    split = write_split(tmp_path, {"val": 5}, size=(40, 56), shard_samples=4, variants=(VARIANT, "bold"))
+    shards = data.index_split(split / "val")
+    assert sum(len(s.keys) for s in shards) == 10
+    mine = data.of_variant(shards, VARIANT)
+    assert [k for s in mine for k in s.keys] == [f"val000{i}_{VARIANT}" for i in range(5)]
+    assert len(list(data.eval_loader(mine, rank=0, world=1, workers=0, factor=16))) == 5
+    assert [k for k, *_ in data.first_samples(mine, 3)] == [f"val000{i}_{VARIANT}" for i in range(3)]
+    assert data.of_variant(shards, None) == shards
+    with pytest.raises(ValueError, match="no samples of line variant 'thin'"):
+        data.of_variant(shards, "thin")
 
 
 def test_an_empty_split_is_a_clear_error(tmp_path):

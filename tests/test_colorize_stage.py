@@ -76,7 +76,9 @@ def test_the_entry_lists_every_module_the_stage_imports_and_existing_params():
         for part in key.split("."):
             assert part in node, key
             node = node[part]
-    assert sorted(k.split(".")[1] for k in _entry()["params"]) == sorted(params["train"])  # the whole section
+    train = [k for k in _entry()["params"] if k.startswith("train.")]
+    assert sorted(k.split(".")[1] for k in train) == sorted(params["train"])  # the whole section
+    assert sorted(set(_entry()["params"]) - set(train)) == ["lineart.default"]  # validation's line variant
 
 
 def _run(cmd, cwd, **kw):

@@ -105,6 +105,13 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class LineartDefault:
+    """The one ``lineart:`` key training reads: the variant it validates on (the one evaluate scores)."""
+
+    default: str
+
+
+@dataclass(frozen=True)
 class ParityConfig:
     sizes: tuple[tuple[int, ...], ...]  # (height, width) of the inputs compared, multiples of the U-Net's factor
     batch: int  # pictures per input (the batch axis is dynamic too)

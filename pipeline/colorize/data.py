@@ -46,6 +46,19 @@ def index_split(folder: Path | str) -> list[Shard]:
     return shards
 
 
+def of_variant(shards: list[Shard], variant: str | None) -> list[Shard]:
+    """The samples of one line variant (keys ``<id>_<variant>``), or every sample with ``None``.
+
+    Validation measures the variant the evaluate stage scores and ``colorize`` extracts: one sample per
+    picture, not the same picture again under each augmentation variant (three times the time)."""
+    if variant is None:
+        return shards
+    kept = [Shard(s.path, tuple(k for k in s.keys if k.endswith(f"_{variant}"))) for s in shards]
+    if not any(s.keys for s in kept):
+        raise ValueError(f"{shards[0].path.parent}: no samples of line variant {variant!r} (keys <id>_{variant})")
+    return kept
+
+
 @dataclass(frozen=True)
 class EpochPlan:
     """Which shards each (rank, worker) streams this epoch, and in what order batches arrive."""
@@ -147,7 +160,10 @@ class EvalStream(IterableDataset):
         info = get_worker_info()
         _quiet_worker(info)
         for shard in self.lanes[info.id if info else 0]:
+            keys = set(shard.keys)
             for key, parts in iter_samples(shard.path):
+                if key not in keys:
+                    continue
                 line, color = decode(parts, f"{shard.path}:{key}")
                 h, w = line.shape
                 f = self.factor
@@ -178,8 +194,10 @@ def first_samples(shards: list[Shard], n: int) -> list[tuple[str, np.ndarray, np
     """The split's first ``n`` samples in shard order, decoded: the fixed pictures of the epoch grid."""
     out = []
     for shard in shards:
+        keys = set(shard.keys)
         for key, parts in iter_samples(shard.path):
             if len(out) == n:
                 return out
-            out.append((key, *decode(parts, f"{shard.path}:{key}")))
+            if key in keys:
+                out.append((key, *decode(parts, f"{shard.path}:{key}")))
     return out

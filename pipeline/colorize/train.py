@@ -37,6 +37,7 @@ from pipeline.colorize.data import (
     eval_loader,
     first_samples,
     index_split,
+    of_variant,
     plan_epoch,
     train_loader,
 )
@@ -228,9 +229,10 @@ def lr_factor(decay: float, done: int, total: int) -> float:
     return 1.0 if decay <= 0 or left >= decay * total else max(left, 1) / (decay * total)
 
 
-def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str) -> tuple[Trainer, dict]:
-    """Train (or resume, or find finished) one run; its trainer (``.G`` the generator) and last epoch's entry."""
-    train, val = index_split(paths.data / "train"), index_split(paths.data / "val")
+def fit(cfg: TrainConfig, d: Dist, paths: RunPaths, name: str, val_variant: str | None = None) -> tuple[Trainer, dict]:
+    """Train (or resume, or find finished) one run; its trainer (``.G`` the generator) and last epoch's entry.
+    Validation sees the val samples of ``val_variant`` (``None``: all of them)."""
+    train, val = index_split(paths.data / "train"), of_variant(index_split(paths.data / "val"), val_variant)
     if cfg.data.batch_size % d.world:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} must be a multiple of the {d.world} ranks")
     t = Trainer(cfg, d)
