@@ -14,11 +14,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline.config import cli, load_section, write_metrics
-from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report
+from pipeline.config import cli, load_section, load_truth_source, write_metrics
+from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report, truth_metrics
 from pipeline.dedup.labels import pair_verdicts, read_pair_labels
 from pipeline.dedup.verdicts import verdict_metrics
 from pipeline.manifest import DEDUP, DEDUP_HASHES, DEDUP_PAIRS, RAW_POSTS, read_manifest, write_manifest
+from pipeline.samplebooru.corpus import Corpus
 from pipeline.store import atomic_write_text
 
 
@@ -43,9 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(a.report / "index.html",
                       report(images, pairs, a.raw, cfg.search, cfg.report, verdicts, report_dir=a.report))
     m = metrics(images, pairs, cfg.search) | ({"labels": verdict_metrics(images, verdicts)} if verdicts else {})
+    source = load_truth_source(a.params)  # truth.* metrics only: the sample corpus's duplicate groups
+    if source.is_sample:
+        corpus = Corpus(source.posts, seed=source.seed)
+        m["truth"] = truth_metrics(images, lambda pid: corpus.truth(pid).dup_group)
     write_metrics(a.metrics, m)
+    truth = f"; pairs P/R {m['truth']['precision']:.3f}/{m['truth']['recall']:.3f} against the truth" \
+        if "truth" in m else ""
     print(f"dedup: {m['posts']} posts, {m['hashed']} hashed, {m['unreadable']} unreadable, {m['clusters']} "
-          f"clusters, {m['duplicates_dropped']} duplicates dropped, {m['kept']} kept ({asdict(cfg.search)})")
+          f"clusters, {m['duplicates_dropped']} duplicates dropped, {m['kept']} kept ({asdict(cfg.search)}){truth}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from pipeline.dedup import DedupConfig, dedup, hash_posts, pair_scores
@@ -18,7 +20,7 @@ from pipeline.dedup.search import hamming
 from pipeline.manifest import DEDUP, DEDUP_HASHES, RAW_POSTS, read_manifest
 from pipeline.samplebooru.materialize import write_raw
 from stages import dedup as stage
-from tests.conftest import REPO, repo_params
+from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO, repo_params
 
 CFG = repo_params("dedup", DedupConfig)
 UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": "too_small",
@@ -26,9 +28,13 @@ UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": 
 
 
 def run_stage(raw: Path, out: Path, workers: int = 2) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["samplebooru"] |= {"posts": CORPUS_POSTS, "seed": CORPUS_SEED}  # truth.*: the fixture's corpus
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "params.yaml").write_text(yaml.safe_dump(params))
     assert stage.main(["--raw", str(raw), "--out", str(out / "dedup"), "--shards", str(out / "shards"),
                 "--report", str(out / "report"), "--metrics", str(out / "metrics.json"),
-                "--labels", str(out / "no_labels.csv"), "--params", str(REPO / "params.yaml"),
+                "--labels", str(out / "no_labels.csv"), "--params", str(out / "params.yaml"),
                 "--workers", str(workers)]) == 0
     return out
 
@@ -54,6 +60,10 @@ def test_precision_and_recall_against_ground_truth(corpus, result):
     assert scores["true_pairs"] >= 30
     assert scores["precision"] >= 0.98
     assert scores["recall"] >= 0.98
+    # the stage writes the same figures (truth.*, measuring only) into its metrics
+    truth = json.loads((result / "metrics.json").read_text())["truth"]
+    assert truth["posts"] == len(ok) and truth["true_pairs"] == scores["true_pairs"]
+    assert truth["precision"] == round(scores["precision"], 4) and truth["recall"] == round(scores["recall"], 4)
 
 
 def test_every_post_has_one_row_and_broken_files_have_reasons(corpus, result):

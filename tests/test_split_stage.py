@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from pipeline.manifest import DEDUP, FILTER, SPLIT, read_manifest, write_manifest
 from pipeline.samplebooru.materialize import write_raw
@@ -13,7 +14,7 @@ from pipeline.shardio import iter_samples
 from stages import dedup as dedup_stage
 from stages import lineart as lineart_stage
 from stages import split as split_stage
-from tests.conftest import REPO
+from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO
 from tests.lineart_data import decisions_frame, readable_colour
 
 
@@ -23,9 +24,12 @@ def inputs(corpus, tmp_path_factory) -> Path:
     kept = dedup's representatives that are readable colour illustrations, decided from the truth)."""
     root = tmp_path_factory.mktemp("split")
     write_raw(corpus, root / "raw")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["samplebooru"] |= {"posts": CORPUS_POSTS, "seed": CORPUS_SEED}  # truth.*: the fixture's corpus
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     assert dedup_stage.main(["--raw", str(root / "raw"), "--out", str(root / "dedup"), "--shards",
                              str(root / "shards"), "--report", str(root / "rd"), "--metrics", str(root / "dm.json"),
-                             "--labels", str(root / "none.csv"), "--params", str(REPO / "params.yaml"),
+                             "--labels", str(root / "none.csv"), "--params", str(root / "params.yaml"),
                              "--workers", "2"]) == 0
     dedup = read_manifest(DEDUP.path(root / "dedup"), DEDUP)
     rows = [{"id": r.id, "md5": r.md5, "path": r.path, "width": r.width, "height": r.height,
@@ -33,7 +37,7 @@ def inputs(corpus, tmp_path_factory) -> Path:
     write_manifest(decisions_frame(rows), FILTER.path(root / "filter"), FILTER)
     assert lineart_stage.main(["--filter", str(root / "filter"), "--raw", str(root / "raw"), "--out",
                                str(root / "lineart"), "--shards", str(root / "ls"), "--report", str(root / "lr"),
-                               "--metrics", str(root / "lm.json"), "--params", str(REPO / "params.yaml"),
+                               "--metrics", str(root / "lm.json"), "--params", str(root / "params.yaml"),
                                "--workers", "2"]) == 0
     return root
 
@@ -41,7 +45,7 @@ def inputs(corpus, tmp_path_factory) -> Path:
 def run_split(root: Path, out: str) -> Path:
     assert split_stage.main(["--lineart", str(root / "lineart"), "--dedup", str(root / "dedup"), "--raw",
                              str(root / "raw"), "--out", str(root / out), "--report", str(root / f"{out}-report"),
-                             "--metrics", str(root / f"{out}.json"), "--params", str(REPO / "params.yaml")]) == 0
+                             "--metrics", str(root / f"{out}.json"), "--params", str(root / "params.yaml")]) == 0
     return root / out
 
 

@@ -25,3 +25,12 @@ def pair_scores(predicted, truth) -> dict[str, float | int]:
         "precision": tp / pred if pred else 1.0, "recall": tp / true if true else 1.0,
         "true_pairs": true, "predicted_pairs": pred, "correct_pairs": tp,
     }
+
+
+def truth_metrics(images: pd.DataFrame, dup_group_of) -> dict[str, float | int]:
+    """``truth.*`` of the dedup stage: pair precision and recall of its clusters against the sample corpus's
+    duplicate groups (``dup_group_of(post_id)``), over the posts whose file decodes (a broken file is no
+    drawing to match). Measuring only: nothing here feeds a decision."""
+    ok = images[images["status"] == "ok"]
+    scores = pair_scores(ok["cluster"], [dup_group_of(int(i)) for i in ok["id"]])
+    return {"posts": len(ok), **{k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}}
