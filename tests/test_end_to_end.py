@@ -77,6 +77,19 @@ def test_repro_makes_every_output_and_a_second_repro_changes_nothing(repo):
     funnel = json.loads((repo / "metrics" / "funnel.json").read_text())
     assert funnel["kept_total"] + sum(funnel["dropped_total"].values()) == funnel["crawled"] > 0
     assert (repo / "reports" / "index.html").exists()
+    # `dvc metrics show` proves the curation: each stage's quality against the sample corpus's truth
+    proc = subprocess.run(["dvc", "metrics", "show", "--json"], cwd=repo, capture_output=True, text=True, env=ENV,
+                          timeout=120, check=True)
+    shown = json.loads(proc.stdout)
+    m = {path: v["data"] for path, v in next(iter(shown.values()))["data"].items()}
+    assert {"precision", "recall"} <= set(m["metrics/dedup.json"]["truth"])
+    reasons = m["metrics/filter.json"]["truth"]  # dvc shows numbers only: no precision where nothing is true
+    assert all({"precision", "recall"} <= set(reasons[r]) or reasons[r]["true"] == 0
+               for r in ("small", "clutter", "greyscale", "monochrome", "lineart", "comic"))
+    assert {"precision", "recall"} <= set(reasons["small"]) and {"precision", "recall"} <= set(reasons["clutter"])
+    assert 0 < m["metrics/lineart.json"]["truth"]["f1"] <= 1
+    assert m["metrics/split.json"]["leaks"]["groups_across_splits"] == 0
+    assert all(f"de_{part}" in m["metrics/eval.json"]["models"]["gan"] for part in ("skin", "hair", "eyes"))
     again = sh(repo, "dvc", "repro")
     assert not ran(again), again
     assert "Data and pipelines are up to date" in sh(repo, "dvc", "status")
