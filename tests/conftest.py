@@ -19,6 +19,16 @@ def corpus() -> Corpus:
     return Corpus(CORPUS_POSTS, seed=CORPUS_SEED)
 
 
+def corpus_params() -> dict:
+    """The repo's params.yaml as a dict, its ``samplebooru`` the fixture's corpus: a stage's ``truth.*`` lookup
+    then reads the 400 cached posts instead of rendering the demo's corpus."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["samplebooru"] = {"seed": CORPUS_SEED, "posts": CORPUS_POSTS}
+    return params
+
+
 def repo_params(section: str, cls: type, **over: object):
     """The repo's params.yaml ``section`` as its config dataclass, with top-level keys replaced by ``over``.
 

@@ -20,7 +20,7 @@ from pipeline.dedup.search import hamming
 from pipeline.manifest import DEDUP, DEDUP_HASHES, RAW_POSTS, read_manifest
 from pipeline.samplebooru.materialize import write_raw
 from stages import dedup as stage
-from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO, repo_params
+from tests.conftest import corpus_params, repo_params
 
 CFG = repo_params("dedup", DedupConfig)
 UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": "too_small",
@@ -28,10 +28,8 @@ UNDECODABLE = {"truncated": "truncated", "not_image": "not_image", "one_pixel": 
 
 
 def run_stage(raw: Path, out: Path, workers: int = 2) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["samplebooru"] |= {"posts": CORPUS_POSTS, "seed": CORPUS_SEED}  # truth.*: the fixture's corpus
     out.mkdir(parents=True, exist_ok=True)
-    (out / "params.yaml").write_text(yaml.safe_dump(params))
+    (out / "params.yaml").write_text(yaml.safe_dump(corpus_params()))
     assert stage.main(["--raw", str(raw), "--out", str(out / "dedup"), "--shards", str(out / "shards"),
                 "--report", str(out / "report"), "--metrics", str(out / "metrics.json"),
                 "--labels", str(out / "no_labels.csv"), "--params", str(out / "params.yaml"),

@@ -20,15 +20,14 @@ from pipeline.manifest import DEDUP, FILTER, read_manifest
 from pipeline.samplebooru.materialize import write_raw
 from stages import classifier, dedup
 from stages import filter as filter_stage
-from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO
+from tests.conftest import corpus_params
 
 FAST = {"steps": 60, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
 CALIBRATION = {"min_labels": 6, "min_each": 2}
 
 
 def _params(path: Path) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["samplebooru"] |= {"posts": CORPUS_POSTS, "seed": CORPUS_SEED}
+    params = corpus_params()
     params["filter"]["train"] |= FAST
     params["filter"]["calibration"] |= CALIBRATION
     path.write_text(yaml.safe_dump(params))

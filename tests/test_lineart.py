@@ -18,7 +18,7 @@ from PIL import Image
 from pipeline.lineart import LineartConfig, lineart
 from pipeline.manifest import FILTER, LINEART, read_manifest
 from stages import lineart as stage
-from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO, repo_params
+from tests.conftest import corpus_params, repo_params
 from tests.lineart_data import decisions_frame, readable_colour, write_inputs
 
 CFG = repo_params("lineart", LineartConfig)
@@ -32,9 +32,8 @@ def keep(corpus, post_id: int) -> bool:
 
 
 def write_params(path: Path, source: str = "sample", **lineart_over) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = corpus_params()
     params["crawl"]["source"] = source
-    params["samplebooru"] = {"seed": CORPUS_SEED, "posts": CORPUS_POSTS}  # the fixture's corpus: no re-render
     params["lineart"].update(lineart_over)
     path.write_text(yaml.safe_dump(params))
     return path

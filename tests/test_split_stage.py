@@ -14,7 +14,7 @@ from pipeline.shardio import iter_samples
 from stages import dedup as dedup_stage
 from stages import lineart as lineart_stage
 from stages import split as split_stage
-from tests.conftest import CORPUS_POSTS, CORPUS_SEED, REPO
+from tests.conftest import corpus_params
 from tests.lineart_data import decisions_frame, readable_colour
 
 
@@ -24,9 +24,7 @@ def inputs(corpus, tmp_path_factory) -> Path:
     kept = dedup's representatives that are readable colour illustrations, decided from the truth)."""
     root = tmp_path_factory.mktemp("split")
     write_raw(corpus, root / "raw")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["samplebooru"] |= {"posts": CORPUS_POSTS, "seed": CORPUS_SEED}  # truth.*: the fixture's corpus
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "params.yaml").write_text(yaml.safe_dump(corpus_params()))
     assert dedup_stage.main(["--raw", str(root / "raw"), "--out", str(root / "dedup"), "--shards",
                              str(root / "shards"), "--report", str(root / "rd"), "--metrics", str(root / "dm.json"),
                              "--labels", str(root / "none.csv"), "--params", str(root / "params.yaml"),
