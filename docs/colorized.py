@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from pipeline.colorize.data import index_split, of_variant
 from pipeline.colorize.infer import Colorizer
 from pipeline.config import load_keys
 from pipeline.evaluate.config import LineartView
 from pipeline.evaluate.pictures import load_test_pictures
-from pipeline.shardio import list_keys, shard_paths
 from pipeline.store import atomic_path
 
 DOCS = Path(__file__).resolve().parent
@@ -41,9 +41,10 @@ def _tile(rgb: np.ndarray, caption: str) -> Image.Image:
 def sheet(data: Path, model: Path, view: LineartView, count: int) -> Image.Image:
     """``count`` test pictures, evenly spaced over the split's order, as rows of ``COLUMNS``."""
     colorizer = Colorizer(model)
-    keys = [k for shard in shard_paths(data / "test") for k in list_keys(shard) if k.endswith(f"_{view.default}")]
-    chosen = {keys[i] for i in np.linspace(0, len(keys) - 1, min(count, len(keys))).round().astype(int)} if keys else None
-    # only the chosen pictures are decoded; no shard or no sample of the variant raises there, with the path
+    # the split's keys of the default variant from the tar headers (a clear error if there are none) ...
+    keys = [k for shard in of_variant(index_split(data / "test"), view.default) for k in shard.keys]
+    chosen = {keys[i] for i in np.linspace(0, len(keys) - 1, min(count, len(keys))).round().astype(int)}
+    # ... and only the chosen pictures decoded
     picks = list(load_test_pictures(data, view.default, view.resize, part_map=None, only=chosen))
     out = Image.new("RGB", (TILE * len(COLUMNS), (TILE + CAPTION) * len(picks)), "white")
     for row, pic in enumerate(picks):
