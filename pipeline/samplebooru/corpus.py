@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.samplebooru import render
+from pipeline.samplebooru import render, reuploads
 from pipeline.samplebooru.canvas import PARTS  # noqa: F401 - re-exported: the part codes of part_map
 from pipeline.samplebooru.spec import SPEC_VERSION, PostSpec, make_spec, post_id
 from pipeline.store import atomic_write_bytes
@@ -101,7 +101,8 @@ class Truth:
     dup_group: int  # posts with the same dup_group are one drawing (re-uploads)
     family: int  # parent/child family (index of its root post)
     parent_id: int
-    transform: str | None
+    transform: str | None  # one of spec.REUPLOAD_TRANSFORMS for a re-upload, else None
+    transform_detail: str  # the kind and its params, e.g. "crop l=0.052 r=0.010 t=0.081 b=0.000" ("" if none)
     broken: str | None  # one of spec.BROKEN_KINDS
     true_tags: tuple[str, ...]
     tag_edits: tuple[str, ...]
@@ -148,7 +149,8 @@ def _build_one(args: tuple[Path, int, int]) -> int:
         main_character=chars[0] if chars else None, char_area=out.char_area, char_bbox=out.char_bbox,
         clutter=out.clutter, clutter_param=spec.scene.clutter, char_scale=spec.scene.char_scale,
         framing=spec.scene.framing, background=spec.scene.background, dup_group=spec.dup_group,
-        family=spec.family, parent_id=parent_id, transform=spec.transform, broken=spec.broken,
+        family=spec.family, parent_id=parent_id, transform=spec.transform,
+        transform_detail=reuploads.describe(spec.transform, spec.transform_params), broken=spec.broken,
         true_tags=spec.true_tags, tag_edits=spec.tag_edits, has_lines=out.line_mask is not None,
     )
     atomic_write_bytes(marker, json.dumps({"post": asdict(post), "truth": asdict(truth)}).encode())

@@ -15,7 +15,7 @@ that map with a few vectorised passes over the whole canvas:
 
 Each cast member has a fixed look (``spec.CAST``); a post's ``scene_seed`` decides the composition, its
 ``variant`` the pose, expression, position and background arrangement (parent/child posts), so
-re-uploads of one scene are the same drawing pixel for pixel before their transform.
+re-uploads of one scene are the same drawing pixel for pixel before their transform (``reuploads``).
 
 Modules, in the order a picture is made: ``canvas`` (the label map and stroke layer), ``characters`` and
 ``backgrounds`` (what is painted), ``scenes`` (composition, comic pages, balloons), ``shading`` (the
@@ -32,12 +32,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from pipeline.samplebooru import reuploads
 from pipeline.samplebooru.canvas import LINE
-from pipeline.samplebooru.encoding import bbox, encode, resize_mask, toned
+from pipeline.samplebooru.encoding import bbox, encode, toned
 from pipeline.samplebooru.scenes import draw_picture
 from pipeline.samplebooru.spec import PostSpec
 
-RENDER_VERSION = 7
+RENDER_VERSION = 8
 
 
 @dataclass
@@ -75,18 +76,8 @@ def render_post(spec: PostSpec) -> Rendered:
     pic = draw_picture(s)
     px = toned(pic, spec.tone)
     lines, chars, parts = pic.lines, pic.chars, pic.parts
-    png_level = 1
-    if spec.transform == "resize":
-        size = (max(1, round(s.width * spec.transform_arg)), max(1, round(s.height * spec.transform_arg)))
-        px = cv2.resize(px, size, interpolation=cv2.INTER_AREA)
-        lines, chars = resize_mask(lines, size, 100), resize_mask(chars, size, 128)
-        parts = cv2.resize(parts, size, interpolation=cv2.INTER_NEAREST)
-    elif spec.transform == "crop":
-        h, w = lines.shape
-        cx, cy = int(round(w * spec.transform_arg)), int(round(h * spec.transform_arg))
-        px, lines, chars, parts = (a[cy:h - cy, cx:w - cx] for a in (px, lines, chars, parts))
-    elif spec.transform == "requality" and spec.ext == "png":
-        png_level = 6  # a re-saved PNG: same pixels, other bytes
+    px, lines, chars, parts = reuploads.apply(spec.transform, spec.transform_params, px, lines, chars, parts)
+    png_level = 6 if spec.transform == "requality" and spec.ext == "png" else 1  # re-saved: other bytes
     px = np.ascontiguousarray(px)
     lines, chars, parts = np.ascontiguousarray(lines), np.ascontiguousarray(chars), parts.copy()
     parts[lines] = LINE  # after any resize, so the part map agrees with the line mask

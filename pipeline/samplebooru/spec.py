@@ -17,11 +17,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-SPEC_VERSION = 5
+from pipeline.samplebooru import reuploads
+
+SPEC_VERSION = 6
 # The random streams stay those of spec 4: spec 5 only maps two of its draws (figure size, clutter) onto
-# other distributions, so every other decision (re-uploads, broken files, tones, ratings, tags noise) is
-# the same post for post.
+# other distributions, and spec 6 decides a re-upload's transform from a stream of its own
+# (``_TRANSFORM_SALT``) while the main stream still makes spec 5's transform draws, so every other decision
+# (broken files, tones, ratings, tags noise) is the same post for post. Only the posts whose first draw
+# now makes them children (``CHILD_ROLL``, up from 0.18) are other posts, with their re-uploads.
 _SEED_VERSION = 4
+_TRANSFORM_SALT = 17  # issue #17: the stream that picks a re-upload's kind and params (salt 1: post ids)
+REUPLOAD_ROLL, CHILD_ROLL = 0.12, 0.22  # the first draw: < 0.12 a re-upload, < 0.22 a parent/child variant
 # Spec 5's mix, nearer a real booru's than spec 4's uniform one (42 % wide shots, 53 % detailed
 # backgrounds): the log figure size's uniform position u in [0, 1] becomes u ** SCALE_SKEW (more close-ups),
 # the clutter draw c becomes c ** CLUTTER_SKEW (more plain backgrounds). Ranges are unchanged.
@@ -68,7 +74,9 @@ BROKEN_KINDS = (
     "truncated", "not_image", "cmyk_jpeg", "png16", "palette_transparency", "animated_gif",
     "one_pixel", "decompression_bomb", "exif_rotated",
 )
-REUPLOAD_TRANSFORMS = ("resize", "requality", "convert", "crop")
+REUPLOAD_TRANSFORMS = ("resize", "requality", "convert", "crop", "border", "overlay", "tone", "mirror")
+# Spec 5's kinds, still drawn from the main stream (with all three of its args) so the draws after them stay.
+_SPEC5_TRANSFORMS = ("resize", "requality", "convert", "crop")
 GENERAL_NOISE_TAGS = (
     "smile", "open_mouth", "looking_at_viewer", "blush", "school_uniform", "hat", "ribbon", "outdoors",
     "indoors", "sky", "tree", "flower", "dress", "skirt", "long_sleeves", "closed_eyes", "holding",
@@ -103,7 +111,7 @@ class PostSpec:
     jpeg_quality: int
     dup_of: int | None  # index of the original this post re-uploads
     transform: str | None  # how the re-upload differs (REUPLOAD_TRANSFORMS)
-    transform_arg: float  # resize factor / quality / crop fraction
+    transform_params: tuple[float, ...]  # the kind's params, laid out as reuploads.py's table says
     dup_group: int  # index of the drawing's first post; re-uploads share it
     parent_index: int | None  # index of this post's parent (parent/child variants)
     family: int  # index of the family's root post
@@ -222,17 +230,36 @@ def _noisy(rng: np.random.Generator, true_tags: tuple[str, ...]) -> tuple[tuple[
     return tuple(sorted(set(kept) | extra)), tuple(edits)
 
 
+def _reupload(rng: np.random.Generator, seed: int, index: int,
+              tone: str) -> tuple[str, str, tuple[float, ...], int]:
+    """Spec 5's kind, then the re-upload's kind, params and a spare JPEG quality.
+
+    The main stream ``rng`` makes exactly spec 5's draws (the kind over its four, then all three args:
+    its dict literal evaluated every value), so every draw after them is spec 5's; what spec 6 decides
+    comes from the post's own stream, the kind uniform over ``REUPLOAD_TRANSFORMS``. A resize or
+    requality takes spec 5's factor or quality, drawn for every re-upload from the same ranges.
+    """
+    spec5_kind = str(rng.choice(_SPEC5_TRANSFORMS))
+    factor, quality = float(rng.uniform(0.45, 0.85)), float(rng.integers(55, 86))
+    rng.uniform(0.008, 0.016)  # spec 5's crop fraction, unused now
+    sub = _rng(seed, index, _TRANSFORM_SALT)
+    kind = str(sub.choice(REUPLOAD_TRANSFORMS))
+    spare_quality = int(sub.integers(80, 96))
+    return spec5_kind, kind, reuploads.draw(sub, kind, tone, factor, quality), spare_quality
+
+
 @functools.lru_cache(maxsize=65536)
 def make_spec(seed: int, index: int) -> PostSpec:
     """The spec of post ``index`` of corpus ``seed``; depends on earlier specs only through ``make_spec``."""
     rng = _rng(seed, index)
     pid = post_id(seed, index)
     roll = rng.random()
-    dup_of = parent_index = transform = None
-    transform_arg = 0.0
-    if index >= 8 and roll < 0.12:
+    dup_of = parent_index = transform = spec5_kind = None
+    params: tuple[float, ...] = ()
+    spare_quality = 0
+    if index >= 8 and roll < REUPLOAD_ROLL:
         dup_of = int(rng.integers(0, index))
-    elif index >= 8 and roll < 0.18:
+    elif index >= 8 and roll < CHILD_ROLL:
         parent_index = int(rng.integers(max(0, index - 200), index))
 
     broken = None
@@ -244,13 +271,7 @@ def make_spec(seed: int, index: int) -> PostSpec:
         # A re-upload of a re-upload is a re-upload of the first drawing.
         scene, dup_group, family = orig.scene, orig.dup_group, orig.family
         tone = orig.tone
-        transform = str(rng.choice(REUPLOAD_TRANSFORMS))
-        transform_arg = {
-            "resize": float(rng.uniform(0.45, 0.85)),
-            "requality": float(rng.integers(55, 86)),
-            "convert": 0.0,
-            "crop": float(rng.uniform(0.008, 0.016)),  # light: pHash stays within ~8 bits (measured)
-        }[transform]
+        spec5_kind, transform, params, spare_quality = _reupload(rng, seed, index, tone)
         ext = orig.ext if transform != "convert" else ("png" if orig.ext == "jpg" else "jpg")
         if orig.broken:  # a re-upload of a broken file is a fresh, working upload
             ext = "jpg" if ext == "gif" else ext
@@ -277,7 +298,10 @@ def make_spec(seed: int, index: int) -> PostSpec:
         ext = "jpg"
     elif broken in ("png16", "palette_transparency", "one_pixel"):
         ext = "png"
-    jpeg_quality = int(rng.integers(80, 96)) if transform != "requality" else int(transform_arg)
+    # spec 5 drew a quality here unless its kind was requality; a spec-6 requality uses its own, and a
+    # re-upload whose spec-5 kind was requality (no draw here) the one its own stream holds for that case
+    main_quality = int(rng.integers(80, 96)) if spec5_kind != "requality" else spare_quality
+    jpeg_quality = int(params[0]) if transform == "requality" else main_quality
 
     true_tags = _true_tags(scene, tone)
     tags, edits = _noisy(rng, true_tags)
@@ -287,7 +311,7 @@ def make_spec(seed: int, index: int) -> PostSpec:
     created = BASE_TIME + index * 3600 + int(rng.integers(0, 3600))
     return PostSpec(
         index=index, id=pid, scene=scene, tone=tone, ext=ext, jpeg_quality=jpeg_quality,
-        dup_of=dup_of, transform=transform, transform_arg=transform_arg, dup_group=dup_group,
+        dup_of=dup_of, transform=transform, transform_params=params, dup_group=dup_group,
         parent_index=parent_index, family=family, broken=broken, rating=rating,
         score=None if rng.random() < 0.1 else int(rng.integers(0, 120)),
         created_at=created, change=created + int(rng.integers(0, 10_000_000)),
