@@ -245,3 +245,50 @@ def near_pairs(codes: np.ndarray, radius: int, backend: str = "mih", threads: in
     if backend == "brute":
         return brute_force_pairs(codes, radius, threads)
     raise ValueError(f"unknown search backend {backend!r}")
+
+
+def cross_pairs(queries: np.ndarray, index: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ``(q, i, d)`` with ``hamming(queries[q], index[i]) = d <= radius``, sorted by q then i.
+
+    The same multi-index argument as the self-join, one side indexed: the index codes are cut into the
+    chunks ``plan_for`` chooses for their number, and every query probes each chunk's table with that
+    table's flip masks. Exact (the tests compare it with all pairs); the window search of the crop path
+    (``pipeline.dedup.robust``) uses it with 16 window codes a file as queries against the whole codes.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.uint64)
+    index = np.ascontiguousarray(index, dtype=np.uint64)
+    e = np.zeros(0, np.int64)
+    if not len(queries) or not len(index):
+        return e, e, e
+    plan = plan_for(radius, max(len(index), 2))
+    found = []
+    for ti, (start, width) in enumerate(plan.chunks):
+        keep = np.uint64((1 << width) - 1)
+        ikeys = ((index >> np.uint64(start)) & keep).astype(np.int64)
+        order = np.argsort(ikeys, kind="stable")
+        ocodes = index[order]
+        bounds = np.searchsorted(ikeys[order], np.arange((1 << width) + 1)).astype(np.int64)
+        qkeys = ((queries >> np.uint64(start)) & keep).astype(np.int64)
+        for mask in plan.masks(ti):
+            q = qkeys ^ mask
+            lo = bounds[q]
+            c = bounds[q + 1] - lo
+            qi = np.flatnonzero(c)
+            lo, c = lo[qi], c[qi]
+            k = 0
+            while len(qi):  # the k-th code of every bucket still that long
+                d = np.bitwise_count(queries[qi] ^ ocodes[lo + k]).astype(np.int64)
+                ok = d <= radius
+                found.append((qi[ok], order[lo[ok] + k], d[ok]))
+                more = c > k + 1
+                qi, lo, c = qi[more], lo[more], c[more]
+                k += 1
+    if not found:
+        return e, e, e
+    qi, ii, d = (np.concatenate(x) for x in zip(*found, strict=True))
+    if not len(qi):
+        return e, e, e
+    order = np.lexsort((ii, qi))
+    qi, ii, d = qi[order], ii[order], d[order]
+    first = np.r_[True, (qi[1:] != qi[:-1]) | (ii[1:] != ii[:-1])]
+    return qi[first], ii[first], d[first]
