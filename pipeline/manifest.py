@@ -71,6 +71,15 @@ DEDUP_HASHES = Manifest("hashes.parquet", pa.schema([
     ("phash", pa.string()),  # imagehash pHash, 64 bits as 16 hex digits ("" unless ok)
     ("dhash", pa.string()),  # imagehash dHash, same form
     ("thumb", pa.binary()),  # 12x12 greyscale thumbnail (row-major bytes) for the finer check
+    ("phash_mirror", pa.string()),  # pHash and dHash of the picture mirrored left to right
+    ("dhash_mirror", pa.string()),
+    ("windows", pa.binary()),  # 17 big-endian 64-bit window codes (pipeline.dedup.windows), b"" unless ok
+    ("align_thumb", pa.binary()),  # 48x48 greyscale thumbnail for aligning a crop with its original
+    ("trim_phash", pa.string()),  # pHash, dHash, 12x12 thumbnail of the content inside uniform margins ("" and
+    # b"" when there were none to trim)
+    ("trim_dhash", pa.string()),
+    ("trim_thumb", pa.binary()),
+    ("trim_aspect", pa.float64()),  # the trimmed content's width / height (0 unless trimmed)
 ]), ("md5",))
 
 # data/dedup/images.parquet: one row per raw post, every one accounted for.
@@ -90,8 +99,9 @@ DEDUP = Manifest("images.parquet", pa.schema([
     ("cluster_size", pa.int64()),
     ("keep", pa.bool_()),  # the cluster's kept representative
     ("keep_reason", pa.string()),  # unique | largest_resolution | lossless | higher_score | lower_id | unreadable | not_fetched
-    ("join_kind", pa.string()),  # "" | exact (same file) | same_hash | near | label (a reviewer's "same")
-    ("join_distance", pa.int64()),  # pHash bits to joined_to (null when alone)
+    ("join_kind", pa.string()),  # "" | exact (same file) | same_hash | near | near_trimmed | near_mirror |
+    # near_window (the path that found it: pipeline.dedup.robust) | label (a reviewer's "same")
+    ("join_distance", pa.int64()),  # bits of that path's code to joined_to (null when alone)
     ("join_dhash", pa.int64()),  # dHash bits to joined_to
     ("joined_to", pa.int64()),  # the nearest post it was joined to
     ("family", pa.int64()),  # parent/child family: the smallest id in its parent_id component
@@ -104,9 +114,12 @@ DEDUP_PAIRS = Manifest("pairs.parquet", pa.schema([
     ("md5_b", pa.string()),
     ("phash_distance", pa.int64()),
     ("dhash_distance", pa.int64()),
-    ("thumb_corr", pa.float64()),  # correlation of the two 12x12 thumbnails
-    ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|
+    ("thumb_corr", pa.float64()),  # 12x12 thumbnails' correlation (flipped: mirror); window: gradient agreement
+    ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|; window pairs: the scale change
     ("accepted", pa.bool_()),
+    ("kind", pa.string()),  # direct | trimmed | mirror | window: the path that found it (pipeline.dedup.robust)
+    ("window_distance", pa.int64()),  # window pairs: code bits to the nearest window; -1 otherwise
+    ("aligned_corr", pa.float64()),  # window pairs: correlation of the aligned thumbnails; NaN otherwise
 ]), ("md5_a", "md5_b"))
 
 # data/filter/decisions.parquet: one row per dedup row, nothing dropped. Representatives (dedup's kept post

@@ -5,8 +5,8 @@ mostly background, so the alignment of the crop path fits two different small fi
 a crop (measured on spec-6 corpora: false window matches are nearly all such pictures), and its pHash
 moves with the framing. But a crop that only takes plain margin, or a border or letterbox added around
 it, leaves the *content* where it is. So each side of the 128x128 normalised picture is peeled while its
-outermost row (column) is uniform: at least ``UNIFORM`` of its pixels within ``TOLERANCE`` grey levels of
-its median. What is left is hashed like the whole picture (pHash, dHash, 12x12 thumbnail) and searched
+outermost row (column) is uniform (at least ``UNIFORM`` of its pixels within ``TOLERANCE`` grey levels of
+its median) and of that side's margin grey. What is left is hashed like the whole picture (pHash, dHash, 12x12 thumbnail) and searched
 like it, with the content's own aspect ratio (``pipeline.dedup.robust.trimmed_pairs``).
 
 A picture without a plain margin (a detailed background to the edges) keeps its box: its trimmed codes
@@ -28,10 +28,19 @@ def _leading(uniform: np.ndarray, limit: int) -> int:
     return int(stop[0]) if len(stop) else limit
 
 
-def _uniform(lines: np.ndarray) -> np.ndarray:
-    """Per row of ``lines`` (n, k): is it a margin row?"""
-    med = np.median(lines, axis=1, keepdims=True)
-    return (np.abs(lines - med) <= TOLERANCE).mean(axis=1) >= UNIFORM
+def _edge(line: np.ndarray) -> tuple[int, bool]:
+    """An edge line's median grey and whether it is flat (``UNIFORM`` of it within ``TOLERANCE`` of it)."""
+    k = len(line)
+    med = int(np.partition(line, k // 2)[k // 2])
+    return med, int((np.abs(line - med) <= TOLERANCE).sum()) >= UNIFORM * k
+
+
+def _ring_grey(edges: list[tuple[int, bool]]) -> int | None:
+    """The margin grey: one that at least two of the box's four flat edge lines share, else None (one flat
+    edge is as likely a flat part of the drawing that reaches the box as a margin)."""
+    greys = [g for g, flat in edges if flat]
+    best = max(greys, key=lambda g: sum(abs(g - o) <= TOLERANCE for o in greys), default=None)
+    return best if best is not None and sum(abs(best - o) <= TOLERANCE for o in greys) >= 2 else None
 
 
 def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
@@ -40,16 +49,19 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     h, w = g.shape
     x0, y0, x1, y1 = 0, 0, w, h
     ylim, xlim = int(h * (1 - MIN_KEEP) / 2), int(w * (1 - MIN_KEEP) / 2)
-    # Rows, then columns, until nothing changes: a frame's side bars keep the rows inside it from looking
-    # uniform until the bars are peeled as columns, and the plain margin inside a frame must go too.
-    for _ in range(4):
-        before = (x0, y0, x1, y1)
-        rows = _uniform(g[y0:y1, x0:x1])
-        y0 += _leading(rows, max(0, ylim - y0))
-        y1 -= _leading(rows[::-1], max(0, ylim - (h - y1)))
-        cols = _uniform(g[y0:y1, x0:x1].T)
-        x0 += _leading(cols, max(0, xlim - x0))
-        x1 -= _leading(cols[::-1], max(0, xlim - (w - x1)))
-        if (x0, y0, x1, y1) == before:
+    # Until nothing changes: the rows inside a frame only look flat once its side bars are peeled as
+    # columns, and the plain margin inside a frame (another grey) goes on the next round.
+    for _ in range(6):
+        box = g[y0:y1, x0:x1]
+        grey = _ring_grey([_edge(box[0]), _edge(box[-1]), _edge(box[:, 0]), _edge(box[:, -1])])
+        if grey is None:
             break
+        near = np.abs(box - grey) <= TOLERANCE  # a margin line: UNIFORM of it within TOLERANCE of that grey
+        rows = near.sum(axis=1) >= UNIFORM * near.shape[1]
+        cols = near.sum(axis=0) >= UNIFORM * near.shape[0]
+        top, bottom = _leading(rows, max(0, ylim - y0)), _leading(rows[::-1], max(0, ylim - (h - y1)))
+        left, right = _leading(cols, max(0, xlim - x0)), _leading(cols[::-1], max(0, xlim - (w - x1)))
+        if not top + bottom + left + right:
+            break
+        x0, y0, x1, y1 = x0 + left, y0 + top, x1 - right, y1 - bottom
     return x0, y0, x1, y1

@@ -32,7 +32,7 @@ WINDOWS = tuple((x[0], x[1], y[0], y[1]) for y in _AXIS for x in _AXIS)
 N_CODES = 1 + len(WINDOWS)
 
 
-def _area_matrix(lo: float, hi: float, n_out: int = 32, n_in: int = NORM) -> np.ndarray:
+def area_matrix(lo: float, hi: float, n_out: int = 32, n_in: int = NORM) -> np.ndarray:
     """Rows: each of ``n_out`` output samples as the area-weighted mean of the inputs over [lo, hi] (fractions)."""
     edges = np.linspace(lo * n_in, hi * n_in, n_out + 1)
     left, right = edges[:-1, None], edges[1:, None]
@@ -42,25 +42,27 @@ def _area_matrix(lo: float, hi: float, n_out: int = 32, n_in: int = NORM) -> np.
 
 
 _D8 = dct(np.eye(32), axis=0, norm="ortho")[:8]  # the 8 lowest DCT-II basis rows of a 32-sample signal
-_FULL = _D8 @ _area_matrix(0.0, 1.0)
-_ROWS = np.concatenate([_FULL] + [_D8 @ _area_matrix(a, 1 - b) for a, b in _AXIS])  # 5 x 8 rows: full, axis cuts
+_FULL = _D8 @ area_matrix(0.0, 1.0)
+_ROWS = np.concatenate([_FULL] + [_D8 @ area_matrix(a, 1 - b) for a, b in _AXIS])  # 5 x 8 rows: full, axis cuts
 _COLS = _ROWS.copy()
 
 
 def _bits(coef: np.ndarray) -> np.ndarray:
     """(k, 8, 8) low-frequency blocks as unsigned 64-bit codes: each coefficient above its block's median."""
     flat = coef.reshape(len(coef), 64)
-    bits = flat > np.median(flat, axis=1, keepdims=True)
+    med = np.partition(flat, (31, 32), axis=1)[:, 31:33].mean(axis=1, keepdims=True)  # the median of 64
+    bits = flat > med
     return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+
+
+_PICK = np.array([(0, 0)] + [(1 + yi, 1 + xi) for yi in range(4) for xi in range(4)])
 
 
 def window_codes(norm: np.ndarray) -> np.ndarray:
     """The ``N_CODES`` codes of a ``NORM`` x ``NORM`` greyscale picture: whole picture first, then ``WINDOWS``."""
     g = np.asarray(norm, np.float64)
-    by_row = (_ROWS @ g).reshape(5, 8, NORM)  # rows transformed for each vertical choice
-    blocks = np.einsum("yin,xjn->yxij", by_row, _COLS.reshape(5, 8, NORM))  # (5 vertical, 5 horizontal, 8, 8)
-    chosen = [blocks[0, 0]] + [blocks[1 + yi, 1 + xi] for yi in range(4) for xi in range(4)]
-    return _bits(np.stack(chosen))
+    blocks = (_ROWS @ g @ _COLS.T).reshape(5, 8, 5, 8)  # (vertical choice, row freq, horizontal choice, col freq)
+    return _bits(blocks[_PICK[:, 0], :, _PICK[:, 1], :])
 
 
 def _sample(thumbs: np.ndarray, lo: np.ndarray, hi: np.ndarray, grid: int, axis: int) -> np.ndarray:
