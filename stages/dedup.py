@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pipeline.config import cli, load_section, load_truth_source, write_metrics
-from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report, truth_metrics
+from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report, sample_truth
 from pipeline.dedup.labels import pair_verdicts, read_pair_labels
 from pipeline.dedup.verdicts import verdict_metrics
 from pipeline.manifest import DEDUP, DEDUP_HASHES, DEDUP_PAIRS, RAW_POSTS, read_manifest, write_manifest
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     m = metrics(images, pairs, cfg.search) | ({"labels": verdict_metrics(images, verdicts)} if verdicts else {})
     source = load_truth_source(a.params)  # truth.* metrics only: the sample corpus's duplicate groups
     if source.is_sample:
-        corpus = Corpus(source.posts, seed=source.seed)
-        m["truth"] = truth_metrics(images, lambda pid: corpus.truth(pid).dup_group)
+        m["truth"] = sample_truth(images, hashes, pairs, Corpus(source.posts, seed=source.seed).truth, cfg.search.mirror)
     write_metrics(a.metrics, m)
     truth = f"; pairs P/R {m['truth']['precision']:.3f}/{m['truth']['recall']:.3f} against the truth" \
         if "truth" in m else ""

@@ -8,8 +8,8 @@
 from pipeline.dedup.cluster import KEEP_ORDER, dedup
 from pipeline.dedup.config import DedupConfig, HashParams, ReportParams, SearchParams
 from pipeline.dedup.encode import hash_posts
-from pipeline.dedup.evaluate import pair_scores, truth_metrics
+from pipeline.dedup.evaluate import pair_scores, sample_truth, truth_metrics
 from pipeline.dedup.report import metrics, report
 
 __all__ = ["KEEP_ORDER", "DedupConfig", "HashParams", "ReportParams", "SearchParams", "dedup", "hash_posts",
-           "metrics", "pair_scores", "report", "truth_metrics"]
+           "metrics", "pair_scores", "report", "sample_truth", "truth_metrics"]

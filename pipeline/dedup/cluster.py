@@ -13,7 +13,11 @@ without decoding a picture again.
    by at most ``max_aspect_change`` (log ratio; a crop of 2-6% a side changes it by < 0.09). pHash alone
    cannot separate a re-upload from a different picture of the same layout (a small figure on a white
    canvas hashes within 6 bits of another); the thumbnail correlation, centred and scaled, can.
-5. Connected components over posts (same file, same unit, accepted pairs) give the clusters; each keeps
+5. Three more candidate paths for the rougher re-uploads (``pipeline.dedup.robust``): the same search and
+   check on the *mirrored* picture's hashes (``mirror``), on the content with uniform margins trimmed
+   (``trimmed``: a border, a letterbox, a crop of plain margin), and window codes with a thumbnail alignment
+   (``window``: a crop or border of a picture with a background to its edges). One row per pair is kept.
+6. Connected components over posts (same file, same unit, accepted pairs) give the clusters; each keeps
    one post by ``KEEP_ORDER``. Every step is whole-array work: a million posts cluster in about 35 s.
 """
 
@@ -27,13 +31,17 @@ import pandas as pd
 
 from pipeline.dedup.config import SearchParams
 from pipeline.dedup.graph import components as _components
-from pipeline.dedup.hashing import THUMB_SIZE, thumb_correlation
+from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation
+from pipeline.dedup.robust import combine, mirror_pairs, window_pairs
 from pipeline.dedup.search import hamming, near_pairs
 from pipeline.dedup.verdicts import honour, split_files
+from pipeline.dedup.windows import ALIGN, N_CODES
 
 # The kept representative of a cluster is the first under this order; keep_reason names the first
 # criterion that separates it from the runner-up (for the others: from the representative).
 KEEP_ORDER = ("largest_resolution", "lossless", "higher_score", "lower_id")
+# join_kind of a post joined by a near pair, by the path that found it (pipeline.dedup.robust)
+JOIN_KINDS = {"direct": "near", "trimmed": "near_trimmed", "mirror": "near_mirror", "window": "near_window"}
 
 
 def hex_to_u64(values) -> np.ndarray:
@@ -45,8 +53,9 @@ def hex_to_u64(values) -> np.ndarray:
 
 
 def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, log_aspect: np.ndarray,
-                    params: SearchParams) -> pd.DataFrame:
-    """Pairs ``a < b`` of distinct units within ``phash_radius`` on pHash, judged by dHash and thumbnails.
+                    params: SearchParams, radius: int | None = None) -> pd.DataFrame:
+    """Pairs ``a < b`` of distinct units within ``radius`` (default ``phash_radius``) on pHash, judged by
+    dHash and thumbnails (``corner_tolerant_correlation``: a stamp in one corner does not part a pair).
 
     Returns columns a, b (unit positions), phash_distance, dhash_distance, thumb_corr, aspect_change,
     accepted.
@@ -67,7 +76,7 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
         ia, ib = np.triu_indices(len(m), 1)
         a_list.append(m[ia])
         b_list.append(m[ib])
-    pi, pj, _ = near_pairs(uniq, params.phash_radius, params.backend, params.threads)
+    pi, pj, _ = near_pairs(uniq, params.phash_radius if radius is None else radius, params.backend, params.threads)
     if len(pi):
         si, sj = sizes[pi], sizes[pj]
         if (si == 1).all() and (sj == 1).all():
@@ -86,17 +95,20 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
     a, b = a[order], b[order]
     dp = hamming(phash[a], phash[b])
     dd = hamming(dhash[a], dhash[b])
-    corr = thumb_correlation(thumbs[a], thumbs[b])
+    corr = corner_tolerant_correlation(thumbs[a], thumbs[b])
     aspect = np.round(np.abs(log_aspect[a] - log_aspect[b]), 4)
     accepted = ((dd <= params.dhash_radius) & (corr >= params.min_thumb_corr)
                 & (aspect <= params.max_aspect_change))
     return pd.DataFrame({"a": a, "b": b, "phash_distance": dp, "dhash_distance": dd, "thumb_corr": corr,
-                         "aspect_change": aspect, "accepted": accepted})
+                         "aspect_change": aspect, "accepted": accepted, "kind": "direct",
+                         "window_distance": np.full(len(a), -1, np.int64), "aligned_corr": np.nan})
 
 
 def _empty(cols: list[str]) -> pd.DataFrame:
-    dtypes = {"accepted": bool, "thumb_corr": np.float64, "aspect_change": np.float64}
-    return pd.DataFrame({c: np.zeros(0, dtypes.get(c, np.int64)) for c in cols})
+    dtypes = {"accepted": bool, "thumb_corr": np.float64, "aspect_change": np.float64, "kind": object,
+              "aligned_corr": np.float64}
+    return pd.DataFrame({c: np.zeros(0, dtypes.get(c, np.int64)) for c in cols + ["kind", "window_distance",
+                                                                                   "aligned_corr"]})
 
 
 def families(ids: np.ndarray, parent_ids: np.ndarray) -> np.ndarray:
@@ -153,6 +165,16 @@ class _Units:
     thumbs: np.ndarray  # per unit, THUMB_SIZE**2 bytes
     md5: np.ndarray  # per unit: its first file
     log_aspect: np.ndarray  # per unit
+    phash_mirror: np.ndarray  # per unit, uint64: the mirrored picture's hashes
+    dhash_mirror: np.ndarray
+    windows: np.ndarray  # per unit, windows.N_CODES uint64 codes
+    align_thumbs: np.ndarray  # per unit, windows.ALIGN**2 bytes
+    trimmed: np.ndarray  # the units with margins trimmed; per one of them: its content's hashes, thumbnail
+    # and log aspect ratio
+    trim_phash: np.ndarray
+    trim_dhash: np.ndarray
+    trim_thumbs: np.ndarray
+    trim_log_aspect: np.ndarray
 
     def __len__(self) -> int:
         return len(self.phash)
@@ -170,7 +192,13 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
     rows, h = _post_rows(posts, hashes)
     units = _units(h[h["status"] == "ok"].sort_index(), split_files(verdicts) if verdicts else set())
-    cand = candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params)
+    paths = [candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params),
+             _trimmed_pairs(units, params)]
+    if params.mirror:
+        paths.append(mirror_pairs(units.phash, units.dhash, units.thumbs, units.phash_mirror, units.dhash_mirror,
+                                  units.log_aspect, params))
+    paths.append(window_pairs(units.phash, units.windows, units.align_thumbs, units.log_aspect, params))
+    cand = combine(paths)
     edges = cand[cand["accepted"]]
     if verdicts:
         edges = honour(units.files, units.of_file, units.phash, units.dhash, edges, verdicts)
@@ -182,6 +210,16 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
     rows["split_group"] = _min_node_of_components(np.r_[g.ids, g.ids], np.r_[rows["cluster"].to_numpy(), fam])[
         :len(rows)]  # clusters and families joined: what the split keeps on one side
     return rows, _pair_table(units, cand)
+
+
+def _trimmed_pairs(units: _Units, params: SearchParams) -> pd.DataFrame:
+    """The direct search and check on the trimmed contents of the units that had margins to trim (a
+    picture without margins is the direct path's: its own radius, not ``trim_radius``)."""
+    t = units.trimmed
+    cand = candidate_pairs(units.trim_phash, units.trim_dhash, units.trim_thumbs, units.trim_log_aspect, params,
+                           params.trim_radius)
+    a, b = t[cand["a"].to_numpy(np.int64)], t[cand["b"].to_numpy(np.int64)]
+    return cand.assign(a=np.minimum(a, b), b=np.maximum(a, b), kind="trimmed")
 
 
 def _post_rows(posts: pd.DataFrame, hashes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -219,14 +257,26 @@ def _units(ok_files: pd.DataFrame, alone: set[str]) -> _Units:
     ukeys, file_unit = np.unique(unit_key.to_numpy(), return_inverse=True)
     first_file = np.unique(file_unit.reshape(-1), return_index=True)[1]  # files are in md5 order
     thumb_end = 32 + 2 * THUMB_SIZE**2
+    first = ok_files.iloc[first_file]
     return _Units(
         files=pd.Index(ok_files.index), of_file=file_unit.reshape(-1),
         phash=hex_to_u64([k[:16] for k in ukeys]), dhash=hex_to_u64([k[16:32] for k in ukeys]),
         thumbs=np.frombuffer(bytes.fromhex("".join(k[32:thumb_end] for k in ukeys)), np.uint8).reshape(
             -1, THUMB_SIZE**2),
         md5=ok_files.index.to_numpy()[first_file],
-        log_aspect=np.log(ok_files["width"].to_numpy(np.float64)[first_file]
-                          / ok_files["height"].to_numpy(np.float64)[first_file]))
+        log_aspect=np.log(first["width"].to_numpy(np.float64) / first["height"].to_numpy(np.float64)),
+        phash_mirror=hex_to_u64(first["phash_mirror"]), dhash_mirror=hex_to_u64(first["dhash_mirror"]),
+        windows=_rows_of(first["windows"], N_CODES * 8).view(">u8").astype(np.uint64),
+        align_thumbs=_rows_of(first["align_thumb"], ALIGN**2), trimmed=np.flatnonzero(first["trim_phash"] != ""),
+        trim_phash=hex_to_u64(first["trim_phash"][first["trim_phash"] != ""]),
+        trim_dhash=hex_to_u64(first["trim_dhash"][first["trim_phash"] != ""]),
+        trim_thumbs=_rows_of(first["trim_thumb"][first["trim_phash"] != ""], THUMB_SIZE**2),
+        trim_log_aspect=np.log(first["trim_aspect"][first["trim_phash"] != ""].to_numpy(np.float64)))
+
+
+def _rows_of(values: pd.Series, width: int) -> np.ndarray:
+    """Fixed-width binary cells as a (rows, width) uint8 array."""
+    return np.frombuffer(b"".join(values), np.uint8).reshape(len(values), width)
 
 
 def _pair_table(units: _Units, cand: pd.DataFrame) -> pd.DataFrame:
@@ -236,7 +286,8 @@ def _pair_table(units: _Units, cand: pd.DataFrame) -> pd.DataFrame:
         "md5_b": units.md5[cand["b"].to_numpy()] if len(cand) else [],
         "phash_distance": cand["phash_distance"], "dhash_distance": cand["dhash_distance"],
         "thumb_corr": cand["thumb_corr"], "aspect_change": cand["aspect_change"],
-        "accepted": cand["accepted"],
+        "accepted": cand["accepted"], "kind": cand["kind"], "window_distance": cand["window_distance"],
+        "aligned_corr": cand["aligned_corr"],
     })
     return pairs.sort_values(["md5_a", "md5_b"], kind="stable").reset_index(drop=True)
 
@@ -309,7 +360,10 @@ def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int
     unit_min_id[unit[ok]] = ids[g.first_of_unit[ok]]  # posts are in id order: the first has the least id
     ua, ub = acc["a"].to_numpy(np.int64), acc["b"].to_numpy(np.int64)
     x, y = np.r_[ua, ub], np.r_[ub, ua]
-    dp = np.r_[acc["phash_distance"].to_numpy(np.int64), acc["phash_distance"].to_numpy(np.int64)]
+    # the distance of the code that found the edge: the window code's for a window pair
+    code = np.where(acc["kind"].to_numpy(object) == "window", acc["window_distance"].fillna(-1).to_numpy(np.int64),
+                    acc["phash_distance"].to_numpy(np.int64)) if "kind" in acc else acc["phash_distance"].to_numpy(np.int64)
+    dp = np.r_[code, code]
     dd = np.r_[acc["dhash_distance"].to_numpy(np.int64), acc["dhash_distance"].to_numpy(np.int64)]
     best = np.lexsort((unit_min_id[y], dd, dp, x))
     best = best[np.r_[True, x[best][1:] != x[best][:-1]]] if len(best) else best
@@ -317,15 +371,19 @@ def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int
     edge_dp[x[best]], edge_dd[x[best]], edge_to[x[best]] = dp[best], dd[best], unit_min_id[y[best]]
     by_label = np.zeros(max(n_units, 1), bool)  # the best edge is a reviewer's must-link
     if "label" in acc:
-        by_label[x[best]] = np.r_[acc["label"].to_numpy(bool), acc["label"].to_numpy(bool)][best]
+        by_label[x[best]] = np.r_[acc["label"].fillna(False).to_numpy(bool), acc["label"].fillna(False).to_numpy(bool)][best]
+    path = np.full(max(n_units, 1), "near", object)  # which path found the best edge
+    if "kind" in acc:
+        kinds = acc["kind"].fillna("direct").map(JOIN_KINDS).to_numpy(object)
+        path[x[best]] = np.r_[kinds, kinds][best]
     u0 = np.maximum(unit, 0)
     near = ok & (edge_to[u0] >= 0)
     live = g.fetched & (g.size > 1)
     is_exact = live & (same_file >= 0)
     is_same = live & ~is_exact & (same_unit >= 0)
     is_near = live & ~is_exact & ~is_same & near
-    rows["join_kind"] = np.select([is_exact, is_same, is_near & by_label[u0], is_near],
-                                  ["exact", "same_hash", "label", "near"], "").astype(object)
+    rows["join_kind"] = np.where(is_near & ~by_label[u0], path[u0], np.select(
+        [is_exact, is_same, is_near & by_label[u0]], ["exact", "same_hash", "label"], "")).astype(object)
     zero = np.zeros(n, np.int64)
     jd = np.select([is_exact | is_same, is_near], [zero, edge_dp[u0]], -1)
     jdd = np.select([is_exact | is_same, is_near], [zero, edge_dd[u0]], -1)

@@ -26,12 +26,20 @@ class SearchParams:
     dhash_radius: int  # finer check: dHash bits
     min_thumb_corr: float  # finer check: correlation of the 12x12 greyscale thumbnails
     max_aspect_change: float  # finer check: |log aspect-ratio change|
+    trim_radius: int  # trimmed path: pHash bits between the contents once uniform margins are trimmed
+    mirror: bool  # a copy mirrored left to right counts as a duplicate
+    window_radius: int  # crop path: bits between a file's whole-picture code and another's nearest window code
+    min_aligned_corr: float  # crop path: correlation of the aligned 48x48 thumbnails
+    min_aligned_agree: float  # crop path: share of strong gradients of the aligned thumbnails whose signs agree
+    window_max_flat: float  # crop path: only pictures with at most this share of plain background
+    max_cut: float  # crop path: the most the alignment may cut off a side of the larger picture
     backend: str  # candidate search: "mih" (exact multi-index search), "faiss" or "brute" (both flat, for checks)
     threads: int | None  # search threads (None: all cores)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.phash_radius <= 64 or not 0 <= self.dhash_radius <= 64:
-            raise ValueError("phash_radius and dhash_radius are Hamming distances of 64-bit hashes: 0..64")
+        if not all(0 <= r <= 64 for r in (self.phash_radius, self.dhash_radius, self.window_radius, self.trim_radius)):
+            raise ValueError("phash_radius, dhash_radius and window_radius are Hamming distances of 64-bit "
+                             "hashes: 0..64")
         if self.backend not in ("mih", "faiss", "brute"):
             raise ValueError(f"backend must be 'mih', 'faiss' or 'brute', not {self.backend!r}")
 

@@ -38,6 +38,9 @@ def metrics(images: pd.DataFrame, pairs: pd.DataFrame, params: SearchParams) -> 
         "dhash_radius": params.dhash_radius,
         "min_thumb_corr": params.min_thumb_corr,
         "max_aspect_change": params.max_aspect_change,
+        "accepted_by_path": {str(k): int(v) for k, v in
+                             (pairs.loc[pairs["accepted"], "kind"].value_counts().sort_index().items()
+                              if len(pairs) else [])},
     }
 
 
@@ -61,6 +64,8 @@ def report(images: pd.DataFrame, pairs: pd.DataFrame, raw_dir: Path | str, param
 
     sections = [("Largest clusters", _clusters(ok, shown, fig, verdicts))]
     if len(pairs):
+        sections.append(("Pairs by path: mirrored, trimmed margins, windows (crops, borders)",
+                         _by_path(pairs, shown, path_of, fig, verdicts)))
         sections.append(("Borderline pairs (nearest the thresholds)",
                          _borderline(pairs, params, shown, path_of, fig, verdicts)))
         hist = pairs.groupby(["phash_distance", "accepted"]).size().unstack(fill_value=0)
@@ -69,7 +74,10 @@ def report(images: pd.DataFrame, pairs: pd.DataFrame, raw_dir: Path | str, param
             [(int(d), int(hist.loc[d].get(True, 0)), int(hist.loc[d].get(False, 0))) for d in hist.index])))
     intro = (f"A pair is a duplicate when pHash \u2264 {params.phash_radius} bits (the index search), dHash "
              f"\u2264 {params.dhash_radius} bits and the {THUMB_SIZE}x{THUMB_SIZE} thumbnails correlate \u2265 "
-             f"{params.min_thumb_corr}. Kept: first by {' > '.join(KEEP_ORDER)}.")
+             f"{params.min_thumb_corr}; the same on the mirrored picture{'' if params.mirror else ' (off)'} and on the "
+             f"content with uniform margins trimmed (pHash \u2264 {params.trim_radius}); or when a window code is "
+             f"\u2264 {params.window_radius} bits and the aligned thumbnails correlate \u2265 {params.min_aligned_corr} "
+             f"with gradient agreement \u2265 {params.min_aligned_agree}. Kept: first by {' > '.join(KEEP_ORDER)}.")
     return html.page("Dedup report", sections, intro)
 
 
@@ -101,6 +109,7 @@ def _clusters(ok: pd.DataFrame, shown: ReportParams, fig, verdicts) -> html.Html
 
 def _borderline(pairs: pd.DataFrame, params: SearchParams, shown: ReportParams, path_of: dict, fig,
                 verdicts) -> html.Html:
+    pairs = pairs[pairs["kind"].isin(["direct", "trimmed"])]  # the other paths have their own section
     margin = pd.concat([
         (pairs["thumb_corr"] - params.min_thumb_corr).abs() / 0.05,
         (params.phash_radius - pairs["phash_distance"]).abs() / 2.0,
@@ -112,7 +121,31 @@ def _borderline(pairs: pd.DataFrame, params: SearchParams, shown: ReportParams, 
         verdict = "accepted" if r.accepted else "rejected"
         figs = [fig(m, m[:8]) for m in (r.md5_a, r.md5_b) if m in path_of]
         data, actions = _pair_buttons(r.md5_a, r.md5_b, verdicts)
-        body.append(html.el("div", html.el("p", f"{verdict}: pHash {r.phash_distance}, dHash {r.dhash_distance}, "
-                                                f"thumbnail correlation {r.thumb_corr:.3f}"),
-                            html.row(figs), actions, class_="pair", **{f"data_{k}": v for k, v in data.items()}))
+        body.append(html.el("div", html.el("p", f"{verdict} ({r.kind}): {_numbers(r)}"), html.row(figs), actions,
+                            class_="pair", **{f"data_{k}": v for k, v in data.items()}))
+    return html.join(body)
+
+
+def _numbers(r) -> str:
+    """What a pair was judged by, in its path's terms."""
+    if r.kind == "window":
+        return (f"window code {r.window_distance} bits, aligned correlation {r.aligned_corr:.3f}, gradient "
+                f"agreement {r.thumb_corr:.3f}, largest cut {r.aspect_change:.3f}")
+    return f"pHash {r.phash_distance}, dHash {r.dhash_distance}, thumbnail correlation {r.thumb_corr:.3f}"
+
+
+def _by_path(pairs: pd.DataFrame, shown: ReportParams, path_of: dict, fig, verdicts) -> html.Html:
+    """Counts per path, then the accepted pairs of the mirror, trimmed and window paths: the re-uploads
+    the direct pHash search cannot see (mirrored, bordered, cropped), weakest first."""
+    counts = pairs.groupby(["kind", "accepted"]).size().unstack(fill_value=0)
+    table = html.table(["path", "accepted", "rejected"], [(k, int(counts.loc[k].get(True, 0)),
+                                                         int(counts.loc[k].get(False, 0))) for k in counts.index])
+    body = [table]
+    for kind, weakest in (("mirror", "thumb_corr"), ("trimmed", "thumb_corr"), ("window", "aligned_corr")):
+        acc = pairs[pairs["accepted"] & (pairs["kind"] == kind)].sort_values([weakest, "md5_a"], kind="stable")
+        for r in acc.head(max(1, shown.pairs // 3)).itertuples():
+            data, actions = _pair_buttons(r.md5_a, r.md5_b, verdicts)
+            figs = [fig(m, m[:8]) for m in (r.md5_a, r.md5_b) if m in path_of]
+            body.append(html.el("div", html.el("p", f"{kind}: {_numbers(r)}"), html.row(figs), actions,
+                                class_="pair", **{f"data_{k}": v for k, v in data.items()}))
     return html.join(body)

@@ -35,7 +35,7 @@ def mirror_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, phash
     qa, ib, dp = cross_pairs(phash_m, phash, params.phash_radius)
     keep = qa != ib  # a symmetric picture is its own mirror image
     a, b, dp = qa[keep], ib[keep], dp[keep]
-    flipped = thumbs[a].reshape(-1, THUMB_SIZE, THUMB_SIZE)[:, :, ::-1].reshape(len(a), -1)
+    flipped = thumbs[a].reshape(len(a), THUMB_SIZE, THUMB_SIZE)[:, :, ::-1].reshape(len(a), THUMB_SIZE**2)
     dd = hamming(dhash_m[a], dhash[b])
     corr = thumb_correlation(flipped, thumbs[b])
     aspect = np.round(np.abs(log_aspect[a] - log_aspect[b]), 4)
