@@ -219,10 +219,38 @@ def bench_search(n: int, radius: int, threads: int, brute_queries: int) -> dict:
     }
 
 
+def bench_window_search(n: int, radius: int, seed: int = 0) -> dict:
+    """The crop path's search at scale: ``n`` files' 16 window codes against their whole-picture codes
+    (``cross_pairs``), with a crop planted for 10 % of the files (its whole code within ``radius`` of one
+    of another file's windows): every planted pair must come back."""
+    from pipeline.dedup.search import cross_pairs
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**64 - 1, (n, 17), dtype=np.uint64, endpoint=True)
+    crops = rng.choice(n, n // 10, replace=False)
+    origs = (crops + 1 + rng.integers(0, n - 1, len(crops))) % n
+    window = rng.integers(1, 17, len(crops))
+    flip = np.zeros(len(crops), np.uint64)
+    for _ in range(radius):
+        flip |= (rng.random(len(crops)) < 0.5).astype(np.uint64) << rng.integers(0, 64, len(crops)).astype(np.uint64)
+    codes[crops, 0] = codes[origs, window] ^ flip
+    t = time.perf_counter()
+    q, i, d = cross_pairs(codes[:, 1:].ravel(), codes[:, 0], radius)
+    seconds = time.perf_counter() - t
+    found = set(((q // 16) * n + i).tolist())
+    planted = int((np.bitwise_count(flip) <= radius).sum())
+    missed = sum(int(o) * n + int(c) not in found for o, c, f in zip(origs, crops, flip, strict=True)
+                 if int(f).bit_count() <= radius)
+    return {"files": n, "queries": n * 16, "radius": radius, "seconds": seconds, "pairs": int(len(q)),
+            "planted": planted, "missed": missed}
+
+
 def synthetic_store(n: int, radius: int, seed: int = 0):
     """RAW_POSTS-like posts and DEDUP_HASHES rows for ``n`` files with planted near copies (``planted``),
     5% more posts that share a file, and 3% with a parent: what ``dedup()`` reads, without pixels."""
     import pandas as pd
+
+    from pipeline.dedup.encode import plain_robust_columns
 
     rng = np.random.default_rng(seed)
     codes, centre, member, _ = planted(n, radius, seed)
@@ -237,6 +265,7 @@ def synthetic_store(n: int, radius: int, seed: int = 0):
         "width": rng.integers(500, 2000, nf), "height": rng.integers(500, 2000, nf), "format": "JPEG",
         "lossless": False, "frames": 1, "phash": [f"{c:016x}" for c in codes.tolist()],
         "dhash": [f"{c:016x}" for c in dh.tolist()], "thumb": [t.tobytes() for t in th]})
+    hashes = plain_robust_columns(hashes)
     post_md5 = np.concatenate([md5, md5[rng.integers(0, nf, n // 20)]])
     k = len(post_md5)
     posts = pd.DataFrame({"id": np.arange(1, k + 1), "md5": post_md5, "path": post_md5, "status": "ok",
@@ -269,6 +298,7 @@ def main() -> None:
     ap.add_argument("--search-only", action="store_true", help="run (b) alone")
     ap.add_argument("--cluster-posts", type=int, default=0,
                     help="(d): time dedup() from saved hashes on this many synthetic files (e.g. 1000000)")
+    ap.add_argument("--window-files", type=int, default=100_000, help="(b2): files in the crop path's search")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--peer-out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -283,6 +313,10 @@ def main() -> None:
           f"{s['brute_all_s']:.0f} s (timed on {s['brute_queries']:,} queries, scaled; "
           f"{s['brute_disagreements']} disagreements) = {s['brute_all_s'] / s['ours_s']:.0f}x; "
           f"faiss IndexBinaryMultiHash {s['multihash_all_s']:.0f} s (scaled from {s['multihash_queries']:,})")
+    w = bench_window_search(a.window_files, config().search.window_radius)
+    print(f"(b2) crop path: {w['queries']:,} window codes of {w['files']:,} files against their whole codes within "
+          f"{w['radius']} bits: {w['seconds']:.1f} s, {w['pairs']:,} pairs, planted crops "
+          f"{w['planted'] - w['missed']:,}/{w['planted']:,} found")
     if a.cluster_posts:
         c = bench_clustering(a.cluster_posts, radius, a.workers)
         print(f"(d) clustering {c['posts']:,} posts from saved hashes (search, finer check, clusters, keeps, "
@@ -301,7 +335,7 @@ def main() -> None:
           f"ours {qo['precision']:.3f} / {qo['recall']:.3f} ({qo['correct_pairs']}/{qo['predicted_pairs']} "
           f"predicted, {qo['true_pairs']} true); imagededup PHash (threshold 10) {qp['precision']:.3f} / "
           f"{qp['recall']:.3f} ({qp['correct_pairs']}/{qp['predicted_pairs']} predicted)")
-    print(json.dumps({"hashing_quality": q, "search": s}, indent=1, default=str))
+    print(json.dumps({"hashing_quality": q, "search": s, "window_search": w}, indent=1, default=str))
 
 
 if __name__ == "__main__":

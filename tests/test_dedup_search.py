@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.dedup import DedupConfig, dedup
 from pipeline.dedup.cluster import families
+from pipeline.dedup.encode import plain_robust_columns
 from pipeline.dedup.search import brute_force_pairs, near_pairs, plan_for, unique_codes
 from tests.conftest import repo_params
 
@@ -93,6 +94,7 @@ def test_clustering_invariants_on_synthetic_hashes_with_planted_copies():
     hashes.loc[near, "width"] = hashes.loc[:centres - 1, "width"].to_numpy()  # same aspect as the original
     hashes.loc[hashes.index[5:nf - centres:50], ["status", "reason", "phash", "dhash"]] = ["unreadable",
                                                                                          "truncated", "", ""]
+    hashes = plain_robust_columns(hashes)
     post_md5 = md5 + [md5[k] for k in rng.integers(0, nf, 1000)]  # 1,000 exact copies
     n = len(post_md5)
     posts = pd.DataFrame({"id": rng.permutation(n) + 1, "md5": post_md5, "path": post_md5, "status": "ok",

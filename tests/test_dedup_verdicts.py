@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.dedup import DedupConfig, dedup
 from pipeline.dedup import report as dedup_page
+from pipeline.dedup.encode import plain_robust_columns
 from pipeline.dedup.labels import append_pair_label, make_pair_label, pair_verdicts, read_pair_labels
 from pipeline.dedup.verdicts import verdict_metrics
 from pipeline.manifest import DEDUP, read_manifest
@@ -31,7 +32,7 @@ def hand_made(files: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataF
                            "width": 100, "height": 100, "format": "PNG", "lossless": True, "frames": 1,
                            "phash": [p for p, _ in files.values()], "dhash": [d for _, d in files.values()],
                            "thumb": [THUMB] * len(files)})
-    return posts, hashes
+    return posts, plain_robust_columns(hashes)
 
 
 def clusters(images: pd.DataFrame) -> dict[str, int]:

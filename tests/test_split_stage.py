@@ -51,10 +51,20 @@ def test_no_true_duplicate_group_or_family_crosses_splits(inputs, corpus):
     out = run_split(inputs, "split")
     rows = read_manifest(SPLIT.path(out), SPLIT)
     pictures = rows.drop_duplicates("id")
-    truth = pd.DataFrame([{"id": i, "dup": corpus.truth(i).dup_group, "family": corpus.truth(i).family}
-                          for i in pictures["id"]]).merge(pictures[["id", "split"]], on="id")
-    assert (truth.groupby("dup")["split"].nunique() == 1).all()
-    assert (truth.groupby("family")["split"].nunique() == 1).all()
+    dedup = read_manifest(DEDUP.path(inputs / "dedup"), DEDUP).set_index("id")
+    truth = pd.DataFrame([{"id": i, "dup": corpus.truth(i).dup_group, "family": corpus.truth(i).family,
+                           "reupload": corpus.truth(i).transform is not None} for i in pictures["id"]]
+                         ).merge(pictures[["id", "split"]], on="id")
+    truth["cluster"] = dedup.loc[truth["id"], "cluster"].to_numpy()
+    # A true duplicate group or family may straddle splits only through a re-upload dedup missed (corpus
+    # spec 6: a few crops and borders of mostly plain pictures, issue #17): a kept re-upload whose cluster is
+    # not its drawing's. Nothing else may cross.
+    missed = truth[truth["reupload"]].groupby("dup")["cluster"].nunique()
+    for key in ("dup", "family"):
+        crossing = truth.groupby(key).filter(lambda g: g["split"].nunique() > 1)
+        for _, g in crossing.groupby(key):
+            assert g["reupload"].any() and g["cluster"].nunique() > 1, g
+    assert truth.groupby("dup").filter(lambda g: g["split"].nunique() > 1)["dup"].nunique() <= max(1, len(missed))
     assert (rows.groupby("id")["split"].nunique() == 1).all()  # every variant of a picture together
     assert rows.groupby("id")["variant"].nunique().min() == 3  # xdog, dilate, xdog_bold
     counts = pictures["split"].value_counts()
