@@ -42,7 +42,8 @@ def _u64(hexes: pd.Series) -> np.ndarray:
 
 def by_transform(images: pd.DataFrame, hashes: pd.DataFrame, pairs: pd.DataFrame, truth_of) -> dict:
     """Per re-upload kind of the sample corpus: how many re-uploads were joined to their first drawing, and
-    the largest distance each path's code reaches between them (to read against its radius); and the
+    the largest distance each path's code reaches between them (to read against its radius; trimmed: over
+    the pairs where both had margins to trim); and the
     accepted pairs that join different drawings, by the path that accepted them. ``truth_of(post_id)`` is
     the corpus's ``Truth``. Measuring only."""
     ok = images[images["status"] == "ok"].set_index("id")
@@ -58,7 +59,9 @@ def by_transform(images: pd.DataFrame, hashes: pd.DataFrame, pairs: pd.DataFrame
     if rows:
         df = pd.DataFrame(rows, columns=["id", "orig", "kind"])
         ha, hb = h.loc[ok.loc[df["id"], "md5"]], h.loc[ok.loc[df["orig"], "md5"]]
-        dist = {c: np.bitwise_count(_u64(ha[c]) ^ _u64(hb[c])) for c in ("phash", "trim_phash")}
+        dist = {"phash": np.bitwise_count(_u64(ha["phash"]) ^ _u64(hb["phash"]))}
+        both = (ha["trim_phash"].to_numpy(object) != "") & (hb["trim_phash"].to_numpy(object) != "")
+        dist["trim_phash"] = np.where(both, np.bitwise_count(_u64(ha["trim_phash"]) ^ _u64(hb["trim_phash"])).astype(np.int64), -1)
         dist["mirror"] = np.bitwise_count(_u64(ha["phash_mirror"]) ^ _u64(hb["phash"]))
         wa = np.stack([np.frombuffer(w, ">u8").astype(np.uint64) for w in ha["windows"]])
         wb = np.stack([np.frombuffer(w, ">u8").astype(np.uint64) for w in hb["windows"]])
@@ -70,7 +73,7 @@ def by_transform(images: pd.DataFrame, hashes: pd.DataFrame, pairs: pd.DataFrame
         for kind, g in df.groupby("kind"):
             out[str(kind)] = {"reuploads": len(g), "joined": int(g["joined"].sum()),
                               "recall": round(float(g["joined"].mean()), 4),
-                              **{f"max_{c}": int(g[c].max()) for c in dist}}
+                              **{f"max_{c}": int(g[c].max()) for c in dist}}  # -1: no such pair
     group_of = {r.md5: truths[int(i)].dup_group for i, r in ok.iterrows()}
     acc = pairs[pairs["accepted"]]
     wrong = [k for a, b, k in zip(acc["md5_a"], acc["md5_b"], acc["kind"], strict=True)
