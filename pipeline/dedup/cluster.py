@@ -258,6 +258,7 @@ def _units(ok_files: pd.DataFrame, alone: set[str]) -> _Units:
     first_file = np.unique(file_unit.reshape(-1), return_index=True)[1]  # files are in md5 order
     thumb_end = 32 + 2 * THUMB_SIZE**2
     first = ok_files.iloc[first_file]
+    cut = first[first["trim_phash"] != ""]  # the units that had margins to trim
     return _Units(
         files=pd.Index(ok_files.index), of_file=file_unit.reshape(-1),
         phash=hex_to_u64([k[:16] for k in ukeys]), dhash=hex_to_u64([k[16:32] for k in ukeys]),
@@ -267,11 +268,10 @@ def _units(ok_files: pd.DataFrame, alone: set[str]) -> _Units:
         log_aspect=np.log(first["width"].to_numpy(np.float64) / first["height"].to_numpy(np.float64)),
         phash_mirror=hex_to_u64(first["phash_mirror"]), dhash_mirror=hex_to_u64(first["dhash_mirror"]),
         windows=_rows_of(first["windows"], N_CODES * 8).view(">u8").astype(np.uint64),
-        align_thumbs=_rows_of(first["align_thumb"], ALIGN**2), trimmed=np.flatnonzero(first["trim_phash"] != ""),
-        trim_phash=hex_to_u64(first["trim_phash"][first["trim_phash"] != ""]),
-        trim_dhash=hex_to_u64(first["trim_dhash"][first["trim_phash"] != ""]),
-        trim_thumbs=_rows_of(first["trim_thumb"][first["trim_phash"] != ""], THUMB_SIZE**2),
-        trim_log_aspect=np.log(first["trim_aspect"][first["trim_phash"] != ""].to_numpy(np.float64)))
+        align_thumbs=_rows_of(first["align_thumb"], ALIGN**2),
+        trimmed=np.flatnonzero((first["trim_phash"] != "").to_numpy()), trim_phash=hex_to_u64(cut["trim_phash"]),
+        trim_dhash=hex_to_u64(cut["trim_dhash"]), trim_thumbs=_rows_of(cut["trim_thumb"], THUMB_SIZE**2),
+        trim_log_aspect=np.log(cut["trim_aspect"].to_numpy(np.float64)))
 
 
 def _rows_of(values: pd.Series, width: int) -> np.ndarray:
@@ -362,7 +362,7 @@ def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int
     x, y = np.r_[ua, ub], np.r_[ub, ua]
     # the distance of the code that found the edge: the window code's for a window pair
     code = np.where(acc["kind"].to_numpy(object) == "window", acc["window_distance"].fillna(-1).to_numpy(np.int64),
-                    acc["phash_distance"].to_numpy(np.int64)) if "kind" in acc else acc["phash_distance"].to_numpy(np.int64)
+                    acc["phash_distance"].to_numpy(np.int64))
     dp = np.r_[code, code]
     dd = np.r_[acc["dhash_distance"].to_numpy(np.int64), acc["dhash_distance"].to_numpy(np.int64)]
     best = np.lexsort((unit_min_id[y], dd, dp, x))
@@ -372,10 +372,9 @@ def _join_details(rows: pd.DataFrame, g: _Graph, acc: pd.DataFrame, n_units: int
     by_label = np.zeros(max(n_units, 1), bool)  # the best edge is a reviewer's must-link
     if "label" in acc:
         by_label[x[best]] = np.r_[acc["label"].fillna(False).to_numpy(bool), acc["label"].fillna(False).to_numpy(bool)][best]
-    path = np.full(max(n_units, 1), "near", object)  # which path found the best edge
-    if "kind" in acc:
-        kinds = acc["kind"].fillna("direct").map(JOIN_KINDS).to_numpy(object)
-        path[x[best]] = np.r_[kinds, kinds][best]
+    path = np.full(max(n_units, 1), "near", object)  # which path found the best edge (a must-link: none)
+    kinds = acc["kind"].fillna("direct").map(JOIN_KINDS).to_numpy(object)
+    path[x[best]] = np.r_[kinds, kinds][best]
     u0 = np.maximum(unit, 0)
     near = ok & (edge_to[u0] >= 0)
     live = g.fetched & (g.size > 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.dedup.cluster import hex_to_u64
+
 
 def _pairs(counts: np.ndarray) -> int:
     counts = counts.astype(np.int64)
@@ -37,7 +39,8 @@ def truth_metrics(images: pd.DataFrame, dup_group_of) -> dict[str, float | int]:
 
 
 def _u64(hexes: pd.Series) -> np.ndarray:
-    return np.array([int(h, 16) if h else 0 for h in hexes], dtype=np.uint64)
+    """``cluster.hex_to_u64``, with 0 for the empty codes of files that have none."""
+    return hex_to_u64(hexes.replace("", "0" * 16))
 
 
 def by_transform(images: pd.DataFrame, hashes: pd.DataFrame, pairs: pd.DataFrame, truth_of) -> dict:

@@ -1,4 +1,5 @@
-"""The two candidate paths beside the direct pHash search: mirrored copies and cropped or bordered ones.
+"""Two of the candidate paths beside the direct pHash search (the trimmed one reuses the direct search on
+trimmed codes: ``cluster._trimmed_pairs``): mirrored copies, and cropped or bordered ones.
 
 Both start from saved per-file data (``DEDUP_HASHES``), so a new threshold re-searches without decoding.
 
@@ -8,8 +9,8 @@ Both start from saved per-file data (``DEDUP_HASHES``), so a new threshold re-se
 * ``window``: a crop of up to ~10 % a side, or a copy with a border or letterbox added, is a window of the
   other picture (``pipeline.dedup.windows``): each file's 16 window codes are searched against every
   file's whole-picture code within ``window_radius`` (``search.cross_pairs``), and a candidate is a
-  duplicate when the alignment of the two thumbnails correlates at ``min_aligned_corr`` and is a uniform
-  scale (``max_scale_change``).
+  duplicate when the two thumbnails, aligned at a uniform scale, correlate at ``min_aligned_corr`` and
+  their strong gradients agree at ``min_aligned_agree``, with no side cut past ``max_cut``.
 
 Each returns candidate pairs in ``candidate_pairs``'s columns plus ``kind``, ``window_distance`` and
 ``aligned_corr``; ``combine`` keeps one row per pair.

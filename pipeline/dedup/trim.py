@@ -39,8 +39,10 @@ def _ring_grey(edges: list[tuple[int, bool]]) -> int | None:
     """The margin grey: one that at least two of the box's four flat edge lines share, else None (one flat
     edge is as likely a flat part of the drawing that reaches the box as a margin)."""
     greys = [g for g, flat in edges if flat]
-    best = max(greys, key=lambda g: sum(abs(g - o) <= TOLERANCE for o in greys), default=None)
-    return best if best is not None and sum(abs(best - o) <= TOLERANCE for o in greys) >= 2 else None
+    shared = [sum(abs(g - o) <= TOLERANCE for o in greys) for g in greys]
+    if not greys or max(shared) < 2:
+        return None
+    return greys[shared.index(max(shared))]  # the first edge's grey among the most shared
 
 
 def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:

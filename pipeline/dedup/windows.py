@@ -13,9 +13,9 @@ of the 64x64 normalised picture to 32x32, a DCT, the signs of the 8x8 lowest fre
 median), so they compare with each other and not with imagehash's pHash, which stays the direct path's.
 
 A window match is a candidate, not a verdict: the ``ALIGN`` x ``ALIGN`` thumbnails are aligned (starting
-from the window, each side moved in steps while the correlation rises) and the pair is a duplicate when the
-aligned pictures correlate at ``min_aligned_corr`` and the alignment is a uniform scale (a crop or border
-stretches neither axis: ``max_scale_change``). A variant of the same characters in another pose aligns
+from the window, left edge, top edge and width moved in steps while the correlation rises, at a uniform
+scale: a crop or border stretches neither axis) and the pair is a duplicate when the aligned pictures
+correlate at ``min_aligned_corr`` and their strong gradients agree in sign at ``min_aligned_agree``. A variant of the same characters in another pose aligns
 badly wherever it starts.
 """
 
@@ -43,8 +43,8 @@ def area_matrix(lo: float, hi: float, n_out: int = 32, n_in: int = NORM) -> np.n
 
 _D8 = dct(np.eye(32), axis=0, norm="ortho")[:8]  # the 8 lowest DCT-II basis rows of a 32-sample signal
 _FULL = _D8 @ area_matrix(0.0, 1.0)
-_ROWS = np.concatenate([_FULL] + [_D8 @ area_matrix(a, 1 - b) for a, b in _AXIS])  # 5 x 8 rows: full, axis cuts
-_COLS = _ROWS.copy()
+# 5 x 8 rows, the same for either axis: the whole side, then each cut of _AXIS
+_AXES = np.concatenate([_FULL] + [_D8 @ area_matrix(a, 1 - b) for a, b in _AXIS])
 
 
 def _bits(coef: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ _PICK = np.array([(0, 0)] + [(1 + yi, 1 + xi) for yi in range(4) for xi in range
 def window_codes(norm: np.ndarray) -> np.ndarray:
     """The ``N_CODES`` codes of a ``NORM`` x ``NORM`` greyscale picture: whole picture first, then ``WINDOWS``."""
     g = np.asarray(norm, np.float64)
-    blocks = (_ROWS @ g @ _COLS.T).reshape(5, 8, 5, 8)  # (vertical choice, row freq, horizontal choice, col freq)
+    blocks = (_AXES @ g @ _AXES.T).reshape(5, 8, 5, 8)  # (vertical choice, row freq, horizontal choice, col freq)
     return _bits(blocks[_PICK[:, 0], :, _PICK[:, 1], :])
 
 
