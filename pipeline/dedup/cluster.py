@@ -32,10 +32,10 @@ import pandas as pd
 from pipeline.dedup.config import SearchParams
 from pipeline.dedup.graph import components as _components
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation
-from pipeline.dedup.robust import combine, mirror_pairs, window_pairs
+from pipeline.dedup.robust import combine, inner_pairs, mirror_pairs, window_pairs
 from pipeline.dedup.search import hamming, near_pairs
 from pipeline.dedup.verdicts import honour, split_files
-from pipeline.dedup.windows import ALIGN, N_CODES
+from pipeline.dedup.windows import ALIGN, N_CODES, agree_in_place
 
 # The kept representative of a cluster is the first under this order; keep_reason names the first
 # criterion that separates it from the runner-up (for the others: from the representative).
@@ -53,9 +53,10 @@ def hex_to_u64(values) -> np.ndarray:
 
 
 def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, log_aspect: np.ndarray,
-                    params: SearchParams, radius: int | None = None) -> pd.DataFrame:
+                    params: SearchParams, radius: int | None = None, align_thumbs: np.ndarray | None = None):
     """Pairs ``a < b`` of distinct units within ``radius`` (default ``phash_radius``) on pHash, judged by
-    dHash and thumbnails (``corner_tolerant_correlation``: a stamp in one corner does not part a pair).
+    dHash and thumbnails (``corner_tolerant_correlation``: a stamp in one corner does not part a pair),
+    and a second look at ``align_thumbs`` where those part it (``windows.agree_in_place``).
 
     Returns columns a, b (unit positions), phash_distance, dhash_distance, thumb_corr, aspect_change,
     accepted.
@@ -97,8 +98,12 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
     dd = hamming(dhash[a], dhash[b])
     corr = corner_tolerant_correlation(thumbs[a], thumbs[b])
     aspect = np.round(np.abs(log_aspect[a] - log_aspect[b]), 4)
-    accepted = ((dd <= params.dhash_radius) & (corr >= params.min_thumb_corr)
-                & (aspect <= params.max_aspect_change))
+    close = (dd <= params.dhash_radius) & (aspect <= params.max_aspect_change)
+    accepted = close & (corr >= params.min_thumb_corr)
+    look = np.flatnonzero(close & ~accepted) if align_thumbs is not None else []
+    if len(look):  # a second look where the 12x12 thumbnails disagree (a stamp, a logo)
+        accepted[look] = agree_in_place(align_thumbs[a[look]], align_thumbs[b[look]], params.min_aligned_corr,
+                                        params.min_aligned_agree)
     return pd.DataFrame({"a": a, "b": b, "phash_distance": dp, "dhash_distance": dd, "thumb_corr": corr,
                          "aspect_change": aspect, "accepted": accepted, "kind": "direct",
                          "window_distance": np.full(len(a), -1, np.int64), "aligned_corr": np.nan})
@@ -192,7 +197,8 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
     rows, h = _post_rows(posts, hashes)
     units = _units(h[h["status"] == "ok"].sort_index(), split_files(verdicts) if verdicts else set())
-    paths = [candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params),
+    paths = [candidate_pairs(units.phash, units.dhash, units.thumbs, units.log_aspect, params,
+                             align_thumbs=units.align_thumbs),
              _trimmed_pairs(units, params)]
     if params.mirror:
         paths.append(mirror_pairs(units.phash, units.dhash, units.thumbs, units.phash_mirror, units.dhash_mirror,
@@ -214,12 +220,14 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
 
 def _trimmed_pairs(units: _Units, params: SearchParams) -> pd.DataFrame:
     """The direct search and check on the trimmed contents of the units that had margins to trim (a
-    picture without margins is the direct path's: its own radius, not ``trim_radius``)."""
+    picture without margins is the direct path's: its own radius, not ``trim_radius``), and of each
+    trimmed content against every whole picture (``robust.inner_pairs``: a frame added around a picture)."""
     t = units.trimmed
     cand = candidate_pairs(units.trim_phash, units.trim_dhash, units.trim_thumbs, units.trim_log_aspect, params,
                            params.trim_radius)
     a, b = t[cand["a"].to_numpy(np.int64)], t[cand["b"].to_numpy(np.int64)]
-    return cand.assign(a=np.minimum(a, b), b=np.maximum(a, b), kind="trimmed")
+    return pd.concat([cand.assign(a=np.minimum(a, b), b=np.maximum(a, b), kind="trimmed"),
+                      inner_pairs(units, params)], ignore_index=True)
 
 
 def _post_rows(posts: pd.DataFrame, hashes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

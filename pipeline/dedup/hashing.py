@@ -63,7 +63,7 @@ def _ext():
     return ext
 
 
-HASH_VERSION = 5  # bump when the normalisation or hashes change: it invalidates saved shards
+HASH_VERSION = 6  # bump when the normalisation or hashes change: it invalidates saved shards
 NORM_SIZE = 128  # the normalised picture: trimmed here (``trim``), and box-averaged to HASH_SIZE for the hashes
 HASH_SIZE = 64
 # Reduced JPEG decodes keep at least two source pixels for each normalised one. Over the 607 duplicate
@@ -130,6 +130,8 @@ def normalise(img: Image.Image) -> Image.Image:
     and row average only the leftover pixels and then weigh as much as a full box: up to 85 grey levels off
     at the edge, and different for a draft and a full decode of the same picture.
     """
+    if img.mode == "L" and img.size == (NORM_SIZE, NORM_SIZE):
+        return img  # a PNG that ``_normalised_png`` already brought here
     return box(_to_grey(img), NORM_SIZE)
 
 
@@ -195,8 +197,8 @@ def _hashes(p: np.ndarray) -> tuple[int, int, int, int, bytes]:
     cm = c * _MIRROR[None, :]
     # dHash compares neighbours of 9 samples: Lanczos (imagehash's resize) is smoother there than area
     # resampling, which lets re-encoding noise flip a quarter more bits (measured on mirrored copies)
-    small = np.asarray(Image.fromarray(np.clip(np.rint(p), 0, 255).astype(np.uint8)).resize(
-        (9, 8), Image.Resampling.LANCZOS), np.int16)
+    across = np.clip(np.rint(p @ windows.lanczos_matrix(9, p.shape[1]).T), 0, 255)
+    small = np.clip(np.rint(windows.lanczos_matrix(8, p.shape[0]) @ across), 0, 255)
     flip = small[:, ::-1]
     thumb = np.clip(np.rint(rows[1] @ p @ cols[1].T), 0, 255).astype(np.uint8).tobytes()
     return (_code(c > _median(c)), _code(small[:, 1:] > small[:, :-1]), _code(cm > _median(cm)),
@@ -211,6 +213,10 @@ def _trimmed(big: Image.Image, norm: np.ndarray) -> tuple[tuple, tuple[int, int,
     x0, y0, x1, y1 = (2 * v for v in trim.content_box(norm))
     if (x0, y0, x1, y1) == (0, 0, NORM_SIZE, NORM_SIZE):
         return None
+    # one more pixel off each peeled side: the margin's edge falls inside a pixel of the reduced picture,
+    # and that blend of margin and content would stay in the content
+    x0, y0 = x0 + (x0 > 0), y0 + (y0 > 0)
+    x1, y1 = x1 - (x1 < NORM_SIZE), y1 - (y1 < NORM_SIZE)
     return _hashes(np.asarray(big, np.float64)[y0:y1, x0:x1]), (x0, y0, x1, y1)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dedup.config import SearchParams
-from pipeline.dedup.hashing import THUMB_SIZE, thumb_correlation
+from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.search import cross_pairs, hamming
 from pipeline.dedup.trim import TOLERANCE
 from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align
@@ -42,6 +42,22 @@ def mirror_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, phash
     aspect = np.round(np.abs(log_aspect[a] - log_aspect[b]), 4)
     accepted = (dd <= params.dhash_radius) & (corr >= params.min_thumb_corr) & (aspect <= params.max_aspect_change)
     return _frame(a, b, dp, dd, corr, aspect, accepted, "mirror", np.full(len(a), -1), np.full(len(a), np.nan))
+
+
+def inner_pairs(units, params: SearchParams) -> pd.DataFrame:
+    """Pairs where unit a's trimmed content looks like unit b's whole picture: a frame, letterbox or
+    pillarbox added around b (trimming peels one layer of margin grey, so the content left is b itself,
+    whatever plain background b has inside). ``units``: ``cluster._Units``. Judged like a direct pair, on
+    a's trimmed codes against b's whole ones."""
+    t = units.trimmed
+    qa, b, dp = cross_pairs(units.trim_phash, units.phash, params.trim_radius)
+    a, keep = t[qa], t[qa] != b
+    qa, a, b, dp = qa[keep], a[keep], b[keep], dp[keep]
+    dd = hamming(units.trim_dhash[qa], units.dhash[b])
+    corr = corner_tolerant_correlation(units.trim_thumbs[qa], units.thumbs[b])
+    aspect = np.round(np.abs(units.trim_log_aspect[qa] - units.log_aspect[b]), 4)
+    accepted = (dd <= params.dhash_radius) & (corr >= params.min_thumb_corr) & (aspect <= params.max_aspect_change)
+    return _frame(a, b, dp, dd, corr, aspect, accepted, "trimmed", np.full(len(a), -1), np.full(len(a), np.nan))
 
 
 def window_pairs(phash: np.ndarray, codes: np.ndarray, align_thumbs: np.ndarray, log_aspect: np.ndarray,

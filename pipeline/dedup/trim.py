@@ -6,8 +6,12 @@ a crop (measured on spec-6 corpora: false window matches are nearly all such pic
 moves with the framing. But a crop that only takes plain margin, or a border or letterbox added around
 it, leaves the *content* where it is. So each side of the 128x128 normalised picture is peeled while its
 outermost row (column) is uniform (at least ``UNIFORM`` of its pixels within ``TOLERANCE`` grey levels of
-its median) and of that side's margin grey. What is left is hashed like the whole picture (pHash, dHash, 12x12 thumbnail) and searched
-like it, with the content's own aspect ratio (``pipeline.dedup.robust.trimmed_pairs``).
+its median) and of that side's margin grey. One layer only: a frame of one grey around a picture with a
+white background gives back that picture, which is what its original hashes as (``robust.inner_pairs``
+matches the content with every whole picture). What is left is hashed like the whole picture (pHash,
+dHash, 12x12 thumbnail; the box found at 64x64, one pixel more taken off each peeled side at 128x128, so
+that no blend of margin and content is left in it) and searched like it, with the content's own aspect
+ratio (``cluster._trimmed_pairs``).
 
 A picture without a plain margin (a detailed background to the edges) keeps its box: its trimmed codes
 are its codes, and its crops are the window path's.
@@ -52,12 +56,15 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = 0, 0, w, h
     ylim, xlim = int(h * (1 - MIN_KEEP) / 2), int(w * (1 - MIN_KEEP) / 2)
     # Until nothing changes: the rows inside a frame only look flat once its side bars are peeled as
-    # columns, and the plain margin inside a frame (another grey) goes on the next round.
+    # columns.
+    first = None  # one layer: the margin grey of the first round; a plain area of another grey inside a
+    # frame is the picture's own background, and the framed picture is what its original hashes as
     for _ in range(6):
         box = g[y0:y1, x0:x1]
         grey = _ring_grey([_edge(box[0]), _edge(box[-1]), _edge(box[:, 0]), _edge(box[:, -1])])
-        if grey is None:
+        if grey is None or (first is not None and abs(grey - first) > TOLERANCE):
             break
+        first = grey if first is None else first
         near = np.abs(box - grey) <= TOLERANCE  # a margin line: UNIFORM of it within TOLERANCE of that grey
         rows = near.sum(axis=1) >= UNIFORM * near.shape[1]
         cols = near.sum(axis=0) >= UNIFORM * near.shape[0]

