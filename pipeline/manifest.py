@@ -115,11 +115,12 @@ DEDUP_PAIRS = Manifest("pairs.parquet", pa.schema([
     ("phash_distance", pa.int64()),
     ("dhash_distance", pa.int64()),
     ("thumb_corr", pa.float64()),  # 12x12 thumbnails' correlation (flipped: mirror); window: gradient agreement
-    ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|; window pairs: the scale change
+    ("aspect_change", pa.float64()),  # |log(aspect ratio a / aspect ratio b)|; window pairs: the largest side cut
     ("accepted", pa.bool_()),
     ("kind", pa.string()),  # direct | trimmed | mirror | window: the path that found it (pipeline.dedup.robust)
     ("window_distance", pa.int64()),  # window pairs: code bits to the nearest window; -1 otherwise
     ("aligned_corr", pa.float64()),  # window pairs: correlation of the aligned thumbnails; NaN otherwise
+    ("figure_corr", pa.float64()),  # window pairs aligned pixel-exact: correlation inside the figures; NaN otherwise
 ]), ("md5_a", "md5_b"))
 
 # data/filter/decisions.parquet: one row per dedup row, nothing dropped. Representatives (dedup's kept post

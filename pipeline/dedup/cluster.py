@@ -13,10 +13,9 @@ without decoding a picture again.
    by at most ``max_aspect_change`` (log ratio; a crop of 2-6% a side changes it by < 0.09). pHash alone
    cannot separate a re-upload from a different picture of the same layout (a small figure on a white
    canvas hashes within 6 bits of another); the thumbnail correlation, centred and scaled, can.
-5. Three more candidate paths for the rougher re-uploads (``pipeline.dedup.robust``): the same search and
-   check on the *mirrored* picture's hashes (``mirror``), on the content with uniform margins trimmed
-   (``trimmed``: a border, a letterbox, a crop of plain margin), and window codes with a thumbnail alignment
-   (``window``: a crop or border of a picture with a background to its edges). One row per pair is kept.
+5. Three more candidate paths for the rougher re-uploads (``pipeline.dedup.robust``): the mirrored
+   picture's hashes (``mirror``), the content with uniform margins trimmed (``trimmed``), and window codes
+   with a thumbnail alignment (``window``: a crop, or a border added). One row per pair is kept.
 6. Connected components over posts (same file, same unit, accepted pairs) give the clusters; each keeps
    one post by ``KEEP_ORDER``. Every step is whole-array work: a million posts cluster in about 35 s.
 """
@@ -106,14 +105,15 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
                                         params.min_aligned_agree)
     return pd.DataFrame({"a": a, "b": b, "phash_distance": dp, "dhash_distance": dd, "thumb_corr": corr,
                          "aspect_change": aspect, "accepted": accepted, "kind": "direct",
-                         "window_distance": np.full(len(a), -1, np.int64), "aligned_corr": np.nan})
+                         "window_distance": np.full(len(a), -1, np.int64), "aligned_corr": np.nan,
+                         "figure_corr": np.nan})
 
 
 def _empty(cols: list[str]) -> pd.DataFrame:
     dtypes = {"accepted": bool, "thumb_corr": np.float64, "aspect_change": np.float64, "kind": object,
-              "aligned_corr": np.float64}
-    return pd.DataFrame({c: np.zeros(0, dtypes.get(c, np.int64)) for c in cols + ["kind", "window_distance",
-                                                                                   "aligned_corr"]})
+              "aligned_corr": np.float64, "figure_corr": np.float64}
+    return pd.DataFrame({c: np.zeros(0, dtypes.get(c, np.int64))
+                         for c in cols + ["kind", "window_distance", "aligned_corr", "figure_corr"]})
 
 
 def families(ids: np.ndarray, parent_ids: np.ndarray) -> np.ndarray:
@@ -170,6 +170,7 @@ class _Units:
     thumbs: np.ndarray  # per unit, THUMB_SIZE**2 bytes
     md5: np.ndarray  # per unit: its first file
     log_aspect: np.ndarray  # per unit
+    size: np.ndarray  # per unit: (width, height) in displayed pixels
     phash_mirror: np.ndarray  # per unit, uint64: the mirrored picture's hashes
     dhash_mirror: np.ndarray
     windows: np.ndarray  # per unit, windows.N_CODES uint64 codes
@@ -192,7 +193,6 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
     ``verdicts`` maps (md5_a, md5_b) to ``same``/``different`` (``pipeline.dedup.labels``): must-links and
     cannot-links honoured by the rule in ``pipeline.dedup.verdicts``. Returns ``(images, pairs)`` in the
     DEDUP and DEDUP_PAIRS schemas: one row per post, one per candidate pair (the search's own verdicts).
-    Every step is whole-array work, so a million posts take seconds.
     """
     posts = posts.sort_values("id", kind="stable").reset_index(drop=True)
     rows, h = _post_rows(posts, hashes)
@@ -203,7 +203,7 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
     if params.mirror:
         paths.append(mirror_pairs(units.phash, units.dhash, units.thumbs, units.phash_mirror, units.dhash_mirror,
                                   units.log_aspect, params))
-    paths.append(window_pairs(units.phash, units.windows, units.align_thumbs, units.log_aspect, params))
+    paths.append(window_pairs(units, params))
     cand = combine(paths)
     edges = cand[cand["accepted"]]
     if verdicts:
@@ -274,6 +274,7 @@ def _units(ok_files: pd.DataFrame, alone: set[str]) -> _Units:
             -1, THUMB_SIZE**2),
         md5=ok_files.index.to_numpy()[first_file],
         log_aspect=np.log(first["width"].to_numpy(np.float64) / first["height"].to_numpy(np.float64)),
+        size=first[["width", "height"]].to_numpy(np.float64),
         phash_mirror=hex_to_u64(first["phash_mirror"]), dhash_mirror=hex_to_u64(first["dhash_mirror"]),
         windows=_rows_of(first["windows"], N_CODES * 8).view(">u8").astype(np.uint64),
         align_thumbs=_rows_of(first["align_thumb"], ALIGN**2),
@@ -295,7 +296,7 @@ def _pair_table(units: _Units, cand: pd.DataFrame) -> pd.DataFrame:
         "phash_distance": cand["phash_distance"], "dhash_distance": cand["dhash_distance"],
         "thumb_corr": cand["thumb_corr"], "aspect_change": cand["aspect_change"],
         "accepted": cand["accepted"], "kind": cand["kind"], "window_distance": cand["window_distance"],
-        "aligned_corr": cand["aligned_corr"],
+        "aligned_corr": cand["aligned_corr"], "figure_corr": cand["figure_corr"],
     })
     return pairs.sort_values(["md5_a", "md5_b"], kind="stable").reset_index(drop=True)
 

@@ -31,7 +31,9 @@ class SearchParams:
     window_radius: int  # crop path: bits between a file's whole-picture code and another's nearest window code
     min_aligned_corr: float  # crop path: correlation of the aligned 48x48 thumbnails
     min_aligned_agree: float  # crop path: share of strong gradients of the aligned thumbnails whose signs agree
-    window_max_flat: float  # crop path: only pictures with at most this share of plain background
+    min_figure_corr: float  # crop path, pixel-exact alignment: correlation inside the figures
+    min_rescaled_agree: float  # crop path, free alignment (a crop also resized): gradient agreement
+    window_max_flat: float  # crop path, free alignment: only pictures with at most this share of plain background
     max_cut: float  # crop path: the most the alignment may cut off a side of the larger picture
     backend: str  # candidate search: "mih" (exact multi-index search), "faiss" or "brute" (both flat, for checks)
     threads: int | None  # search threads (None: all cores)

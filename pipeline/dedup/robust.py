@@ -10,10 +10,10 @@ Both start from saved per-file data (``DEDUP_HASHES``), so a new threshold re-se
   other picture (``pipeline.dedup.windows``): each file's 16 window codes are searched against every
   file's whole-picture code within ``window_radius`` (``search.cross_pairs``), and a candidate is a
   duplicate when the two thumbnails, aligned at a uniform scale, correlate at ``min_aligned_corr`` and
-  their strong gradients agree at ``min_aligned_agree``, with no side cut past ``max_cut``.
+  their strong gradients agree, with no side cut past ``max_cut`` (``window_pairs``).
 
-Each returns candidate pairs in ``candidate_pairs``'s columns plus ``kind``, ``window_distance`` and
-``aligned_corr``; ``combine`` keeps one row per pair.
+Each returns candidate pairs in ``candidate_pairs``'s columns plus ``kind``, ``window_distance``,
+``aligned_corr`` and ``figure_corr``; ``combine`` keeps one row per pair.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pipeline.dedup.config import SearchParams
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.search import cross_pairs, hamming
 from pipeline.dedup.trim import TOLERANCE
-from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align
+from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact
 
 KINDS = ("direct", "trimmed", "mirror", "window")  # the order in which one pair's rows are preferred
 
@@ -60,29 +60,56 @@ def inner_pairs(units, params: SearchParams) -> pd.DataFrame:
     return _frame(a, b, dp, dd, corr, aspect, accepted, "trimmed", np.full(len(a), -1), np.full(len(a), np.nan))
 
 
-def window_pairs(phash: np.ndarray, codes: np.ndarray, align_thumbs: np.ndarray, log_aspect: np.ndarray,
-                 params: SearchParams) -> pd.DataFrame:
+def window_pairs(units, params: SearchParams) -> pd.DataFrame:
     """Pairs where unit b's whole picture looks like a window of unit a (b a crop of a, or a b with a
-    border): ``codes`` is (units, 17), whole picture first; ``align_thumbs`` (units, ALIGN**2) uint8."""
-    n, k = codes.shape[0], codes.shape[1] - 1
-    thumbs = align_thumbs.reshape(n, ALIGN, ALIGN)
-    judged = np.flatnonzero(flat_share(thumbs) <= params.window_max_flat)  # the trimmed path has the rest
-    qi, b, dw = cross_pairs(codes[judged, 1:].ravel(), codes[judged, 0], params.window_radius)
-    a, win, b = judged[qi // k], qi % k, judged[b]
+    border). ``units``: ``cluster._Units`` (window codes, whole picture first; alignment thumbnails; sizes).
+
+    Two alignments judge a candidate (``pipeline.dedup.windows``): where b fits inside a, the pixel-exact
+    one (a crop or border resamples nothing, so the window is b's size in a's pixels), checked also inside
+    the figures (``min_figure_corr``); and, unless either picture is mostly plain background, the free one
+    (a crop also resized), which must agree at ``min_rescaled_agree``. The row kept is the one that
+    accepts, else the pixel-exact one where it applies."""
+    n, k = units.windows.shape[0], units.windows.shape[1] - 1
+    thumbs = units.align_thumbs.reshape(n, ALIGN, ALIGN)
+    qi, b, dw = cross_pairs(units.windows[:, 1:].ravel(), units.windows[:, 0], params.window_radius)
+    a, win = qi // k, qi % k
     keep = a != b
     a, b, win, dw = a[keep], b[keep], win[keep], dw[keep]
     order = np.lexsort((win, dw, b, a))  # the nearest window of each (a, b)
     a, b, win, dw = a[order], b[order], win[order], dw[order]
     first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else np.zeros(0, bool)
     a, b, win, dw = a[first], b[first], win[first], dw[first]
-    boxes = np.asarray(WINDOWS, np.float64)[win] if len(a) else np.zeros((0, 4))
-    ratio = np.exp(log_aspect[a] - log_aspect[b])  # (H_B / W_B) / (H_A / W_A)
-    corr, agree, box = align(thumbs[a], thumbs[b], boxes, ratio) if len(a) else (np.zeros(0),) * 2 + (boxes,)
-    cut = np.round(box.max(axis=1), 4) if len(a) else np.zeros(0)  # the largest side cut of the alignment
-    inside = (box.min(axis=1) >= MIN_CUT) if len(a) else np.zeros(0, bool)
-    accepted = ((corr >= params.min_aligned_corr) & (agree >= params.min_aligned_agree) & (cut <= params.max_cut)
-                & inside)
-    return _frame(a, b, hamming(phash[a], phash[b]), np.full(len(a), -1), agree, cut, accepted, "window", dw, corr)
+    if not len(a):
+        return _frame(a, b, dw, dw, dw, dw, np.zeros(0, bool), "window", dw, dw)
+    boxes = np.asarray(WINDOWS, np.float64)[win]
+    frac = units.size[b] / units.size[a]  # b's width and height over a's
+    fits = ((frac <= 1) & (frac >= 1 - 2 * params.max_cut)).all(axis=1)  # b inside a, no side cut past max_cut
+    exact = np.full((len(a), 3), np.nan)  # corr, agreement, figure correlation
+    ebox = boxes.copy()
+    if fits.any():
+        *scores, ebox[fits] = align_exact(thumbs[a[fits]], thumbs[b[fits]], boxes[fits], frac[fits, 0], frac[fits, 1])
+        exact[fits] = np.stack(scores, axis=1)
+    plain = flat_share(thumbs) > params.window_max_flat
+    free = ~plain[a] & ~plain[b]
+    scaled = np.full((len(a), 2), np.nan)
+    fbox = boxes.copy()
+    if free.any():
+        ratio = np.exp(units.log_aspect[a[free]] - units.log_aspect[b[free]])  # (H_B / W_B) / (H_A / W_A)
+        *scores, fbox[free] = align(thumbs[a[free]], thumbs[b[free]], boxes[free], ratio)
+        scaled[free] = np.stack(scores, axis=1)
+
+    def fair(box):  # no side of a cut past max_cut, and b overhanging a's edge no more than alignment noise
+        return (np.round(box.max(axis=1), 4) <= params.max_cut) & (box.min(axis=1) >= MIN_CUT)
+    ok_exact = (fits & (exact[:, 0] >= params.min_aligned_corr) & (exact[:, 1] >= params.min_aligned_agree)
+                & (exact[:, 2] >= params.min_figure_corr) & fair(ebox))
+    ok_free = (free & (scaled[:, 0] >= params.min_aligned_corr) & (scaled[:, 1] >= params.min_rescaled_agree)
+               & fair(fbox))
+    use = ok_exact | (fits & ~ok_free)
+    corr = np.where(use, exact[:, 0], scaled[:, 0])
+    agree = np.where(use, exact[:, 1], scaled[:, 1])
+    box = np.where(use[:, None], ebox, fbox)
+    return _frame(a, b, hamming(units.phash[a], units.phash[b]), np.full(len(a), -1), agree,
+                  np.round(box.max(axis=1), 4), ok_exact | ok_free, "window", dw, corr, np.where(use, exact[:, 2], np.nan))
 
 
 def flat_share(thumbs: np.ndarray) -> np.ndarray:
@@ -96,13 +123,14 @@ def flat_share(thumbs: np.ndarray) -> np.ndarray:
     return (np.abs(t - med[:, None, None]) <= TOLERANCE).mean(axis=(1, 2))
 
 
-def _frame(a, b, dp, dd, corr, aspect, accepted, kind, dw, aligned) -> pd.DataFrame:
+def _frame(a, b, dp, dd, corr, aspect, accepted, kind, dw, aligned, figure=np.nan) -> pd.DataFrame:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     return pd.DataFrame({"a": lo.astype(np.int64), "b": hi.astype(np.int64), "phash_distance": dp.astype(np.int64),
                          "dhash_distance": np.asarray(dd, np.int64), "thumb_corr": np.asarray(corr, np.float64),
                          "aspect_change": np.asarray(aspect, np.float64), "accepted": np.asarray(accepted, bool),
                          "kind": kind, "window_distance": np.asarray(dw, np.int64),
-                         "aligned_corr": np.asarray(aligned, np.float64)})
+                         "aligned_corr": np.asarray(aligned, np.float64),
+                         "figure_corr": np.broadcast_to(np.asarray(figure, np.float64), lo.shape)})
 
 
 def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
