@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter
 from pipeline.dedup import DedupConfig, dedup
 from pipeline.dedup.encode import hash_row
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
+from pipeline.dedup.robust import figure_agrees
 from pipeline.dedup.search import cross_pairs
 from pipeline.dedup.trim import content_box
 from pipeline.dedup.windows import ALIGN, WINDOWS, agree_in_place, align, align_exact
@@ -233,3 +234,23 @@ def test_a_crop_that_was_resized_needs_the_free_alignment():
     free = align(_thumb(pic), _thumb(crop), start, ratio)
     assert exact[0][0] < CFG.search.min_aligned_corr
     assert free[0][0] > 0.95 and free[1][0] >= CFG.search.min_rescaled_agree
+
+
+def test_on_a_plain_picture_the_direct_path_looks_inside_the_figures():
+    """Another character at the same place on white (the same outline, its dark and light halves the other
+    way round) passes the 12x12 check but not the figures' at 48x48; a caption stamped along a corner
+    (half the width) does not part a copy."""
+    def two_tone(left: int, right: int) -> np.ndarray:
+        pic = np.full((240, 200), 255, np.uint8)
+        pic[100:160, 84:92], pic[100:160, 92:100] = left, right  # body
+        pic[84:100, 84:92], pic[84:100, 92:100] = 240 - left, 260 - right  # head
+        return np.asarray(Image.fromarray(pic).filter(ImageFilter.GaussianBlur(1.0)))
+    pic, other = two_tone(40, 160), two_tone(160, 40)
+    stamped = pic.copy()
+    stamped[200:230, 8:96] = 120  # a grey caption, bottom left
+    small = lambda x: np.asarray(Image.fromarray(x).resize((THUMB_SIZE, THUMB_SIZE), Image.BOX)).reshape(1, -1)  # noqa: E731
+    assert thumb_correlation(small(pic), small(other))[0] >= CFG.search.min_thumb_corr
+    flat = lambda x: _thumb(x).reshape(1, -1)  # noqa: E731
+    assert not figure_agrees(flat(pic), flat(other), CFG.search)[0]
+    assert figure_agrees(flat(pic), flat(stamped), CFG.search)[0]
+    assert figure_agrees(flat(pic), flat(pic), CFG.search)[0]

@@ -31,7 +31,7 @@ import pandas as pd
 from pipeline.dedup.config import SearchParams
 from pipeline.dedup.graph import components as _components
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation
-from pipeline.dedup.robust import combine, inner_pairs, mirror_pairs, window_pairs
+from pipeline.dedup.robust import combine, figure_agrees, inner_pairs, mirror_pairs, window_pairs
 from pipeline.dedup.search import hamming, near_pairs
 from pipeline.dedup.verdicts import honour, split_files
 from pipeline.dedup.windows import ALIGN, N_CODES, agree_in_place
@@ -55,11 +55,9 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
                     params: SearchParams, radius: int | None = None, align_thumbs: np.ndarray | None = None):
     """Pairs ``a < b`` of distinct units within ``radius`` (default ``phash_radius``) on pHash, judged by
     dHash and thumbnails (``corner_tolerant_correlation``: a stamp in one corner does not part a pair),
-    and a second look at ``align_thumbs`` where those part it (``windows.agree_in_place``).
-
-    Returns columns a, b (unit positions), phash_distance, dhash_distance, thumb_corr, aspect_change,
-    accepted.
-    """
+    a second look at ``align_thumbs`` where those part it (``windows.agree_in_place``), and there the
+    figures of mostly plain pictures (``robust.figure_agrees``). Returns columns a, b (unit positions),
+    phash_distance, dhash_distance, thumb_corr, aspect_change, accepted."""
     n = len(phash)
     cols = ["a", "b", "phash_distance", "dhash_distance", "thumb_corr", "aspect_change", "accepted"]
     if n < 2:
@@ -103,6 +101,8 @@ def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, lo
     if len(look):  # a second look where the 12x12 thumbnails disagree (a stamp, a logo)
         accepted[look] = agree_in_place(align_thumbs[a[look]], align_thumbs[b[look]], params.min_aligned_corr,
                                         params.min_aligned_agree)
+    if align_thumbs is not None and accepted.any():
+        accepted[accepted] = figure_agrees(align_thumbs[a[accepted]], align_thumbs[b[accepted]], params)
     return pd.DataFrame({"a": a, "b": b, "phash_distance": dp, "dhash_distance": dd, "thumb_corr": corr,
                          "aspect_change": aspect, "accepted": accepted, "kind": "direct",
                          "window_distance": np.full(len(a), -1, np.int64), "aligned_corr": np.nan,
@@ -202,7 +202,7 @@ def dedup(posts: pd.DataFrame, hashes: pd.DataFrame, params: SearchParams,
              _trimmed_pairs(units, params)]
     if params.mirror:
         paths.append(mirror_pairs(units.phash, units.dhash, units.thumbs, units.phash_mirror, units.dhash_mirror,
-                                  units.log_aspect, params))
+                                  units.log_aspect, params, units.align_thumbs))
     paths.append(window_pairs(units, params))
     cand = combine(paths)
     edges = cand[cand["accepted"]]

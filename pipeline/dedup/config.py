@@ -32,8 +32,9 @@ class SearchParams:
     min_aligned_corr: float  # crop path: correlation of the aligned 48x48 thumbnails
     min_aligned_agree: float  # crop path: share of strong gradients of the aligned thumbnails whose signs agree
     min_figure_corr: float  # crop path, pixel-exact alignment: correlation inside the figures
+    min_plain_figure_corr: float  # direct and mirror paths, mostly plain pictures: correlation inside the figures
     min_rescaled_agree: float  # crop path, free alignment (a crop also resized): gradient agreement
-    window_max_flat: float  # crop path, free alignment: only pictures with at most this share of plain background
+    window_max_flat: float  # over this share of plain background a picture is "mostly plain" (robust.flat_share)
     max_cut: float  # crop path: the most the alignment may cut off a side of the larger picture
     backend: str  # candidate search: "mih" (exact multi-index search), "faiss" or "brute" (both flat, for checks)
     threads: int | None  # search threads (None: all cores)

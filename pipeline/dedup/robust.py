@@ -5,7 +5,8 @@ Both start from saved per-file data (``DEDUP_HASHES``), so a new threshold re-se
 
 * ``mirror``: a copy flipped left to right is the direct search against the *mirrored* pHash (hashed from
   the mirrored normalised picture), judged like a direct pair with the mirrored dHash and the thumbnail
-  flipped. Whether a mirror counts as a duplicate is a setting (``SearchParams.mirror``).
+  flipped, and for a mostly plain picture inside the figures too (``figure_agrees``, as the direct path).
+  Whether a mirror counts as a duplicate is a setting (``SearchParams.mirror``).
 * ``window``: a crop of up to ~10 % a side, or a copy with a border or letterbox added, is a window of the
   other picture (``pipeline.dedup.windows``): each file's 16 window codes are searched against every
   file's whole-picture code within ``window_radius`` (``search.cross_pairs``), and a candidate is a
@@ -25,13 +26,14 @@ from pipeline.dedup.config import SearchParams
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.search import cross_pairs, hamming
 from pipeline.dedup.trim import TOLERANCE
-from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact
+from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact, figure_correlation
 
 KINDS = ("direct", "trimmed", "mirror", "window")  # the order in which one pair's rows are preferred
 
 
 def mirror_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, phash_m: np.ndarray,
-                 dhash_m: np.ndarray, log_aspect: np.ndarray, params: SearchParams) -> pd.DataFrame:
+                 dhash_m: np.ndarray, log_aspect: np.ndarray, params: SearchParams,
+                 align_thumbs: np.ndarray | None = None) -> pd.DataFrame:
     """Pairs where unit b looks like unit a mirrored: a's mirrored pHash within ``phash_radius`` of b's."""
     qa, ib, dp = cross_pairs(phash_m, phash, params.phash_radius)
     keep = qa != ib  # a symmetric picture is its own mirror image
@@ -41,6 +43,9 @@ def mirror_pairs(phash: np.ndarray, dhash: np.ndarray, thumbs: np.ndarray, phash
     corr = thumb_correlation(flipped, thumbs[b])
     aspect = np.round(np.abs(log_aspect[a] - log_aspect[b]), 4)
     accepted = (dd <= params.dhash_radius) & (corr >= params.min_thumb_corr) & (aspect <= params.max_aspect_change)
+    if align_thumbs is not None and accepted.any():
+        at = align_thumbs[a[accepted]].reshape(-1, ALIGN, ALIGN)[:, :, ::-1].reshape(-1, ALIGN**2)
+        accepted[accepted] = figure_agrees(at, align_thumbs[b[accepted]], params)
     return _frame(a, b, dp, dd, corr, aspect, accepted, "mirror", np.full(len(a), -1), np.full(len(a), np.nan))
 
 
@@ -110,6 +115,37 @@ def window_pairs(units, params: SearchParams) -> pd.DataFrame:
     box = np.where(use[:, None], ebox, fbox)
     return _frame(a, b, hamming(units.phash[a], units.phash[b]), np.full(len(a), -1), agree,
                   np.round(box.max(axis=1), 4), ok_exact | ok_free, "window", dw, corr, np.where(use, exact[:, 2], np.nan))
+
+
+def figure_agrees(thumb_a: np.ndarray, thumb_b: np.ndarray, params: SearchParams) -> np.ndarray:
+    """Per pair of (P, ALIGN**2) alignment thumbnails of the same framing: True unless either picture is
+    mostly plain background (``window_max_flat``) and the two disagree inside the figures (the better of
+    ``windows.figure_correlation`` and the same with one corner third left out, where a caption or logo
+    may be stamped, under ``min_plain_figure_corr``). On a small figure on white the 12x12 thumbnails say
+    where the figure is, not what it is: another character standing at the same place correlates at 0.98
+    there, and at 0.09-0.78 inside the figures (held-out seed-1 corpus; re-uploads from 0.80)."""
+    a = thumb_a.reshape(len(thumb_a), ALIGN, ALIGN).astype(np.float32)
+    b = thumb_b.reshape(len(thumb_b), ALIGN, ALIGN).astype(np.float32)
+    plain = np.maximum(flat_share(a), flat_share(b)) > params.window_max_flat
+    ok = ~plain
+    look = np.flatnonzero(plain)
+    if len(look):
+        a, b = a[look], b[look]
+        best = figure_correlation(a, b)
+        third, half = ALIGN // 3, ALIGN // 2
+        for ys in (slice(0, third), slice(ALIGN - third, None)):
+            for xs in (slice(0, half), slice(ALIGN - half, None)):
+                ca, cb = a.copy(), b.copy()
+                ca[:, ys, xs] = cb[:, ys, xs] = _background(b)[:, None, None]  # the corner as background
+                best = np.maximum(best, figure_correlation(ca, cb))
+        ok[look] = best >= params.min_plain_figure_corr
+    return ok
+
+
+def _background(thumbs: np.ndarray) -> np.ndarray:
+    """Per (P, T, T) thumbnail: the median grey of its outer ring."""
+    t = thumbs
+    return np.median(np.concatenate([t[:, 0, :], t[:, -1, :], t[:, :, 0], t[:, :, -1]], axis=1), axis=1)
 
 
 def flat_share(thumbs: np.ndarray) -> np.ndarray:

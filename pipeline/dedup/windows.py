@@ -208,7 +208,7 @@ def figure_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     B's background (the median of its outer ring) by more than ``trim.TOLERANCE``. On a mostly plain
     picture the whole-picture correlation says where the figure is, not what it is: two different small
     figures on white at the same place correlate at 0.9 and more, but inside the figures only at 0.74-0.86
-    (spec-6 corpus), a crop at 0.90 and more."""
+    (spec-6 corpus), a crop at 0.90 and more. Two pictures with no figure at all (both plain) agree: 1."""
     ring = np.concatenate([b[:, 0, :], b[:, -1, :], b[:, :, 0], b[:, :, -1]], axis=1)
     bg = np.median(ring, axis=1)[:, None, None]
     mask = (np.abs(a - bg) > FIGURE_TOLERANCE) | (np.abs(b - bg) > FIGURE_TOLERANCE)
@@ -216,7 +216,8 @@ def figure_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     da = (a - ((a * mask).sum(axis=(1, 2)) / n)[:, None, None]) * mask
     db = (b - ((b * mask).sum(axis=(1, 2)) / n)[:, None, None]) * mask
     den = np.sqrt((da * da).sum(axis=(1, 2)) * (db * db).sum(axis=(1, 2)))
-    return np.where(den > 1e-6, (da * db).sum(axis=(1, 2)) / np.maximum(den, 1e-6), 0.0)
+    corr = np.where(den > 1e-6, (da * db).sum(axis=(1, 2)) / np.maximum(den, 1e-6), 0.0)
+    return np.where(mask.any(axis=(1, 2)), corr, 1.0)
 
 
 FIGURE_TOLERANCE = 12  # grey levels from the background: trim.TOLERANCE (JPEG noise around a flat colour)
