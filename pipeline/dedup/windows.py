@@ -12,11 +12,13 @@ The codes are a pHash computed the same way for the whole picture and for each w
 of the 64x64 normalised picture to 32x32, a DCT, the signs of the 8x8 lowest frequencies against their
 median), so they compare with each other and not with imagehash's pHash, which stays the direct path's.
 
-A window match is a candidate, not a verdict: the ``ALIGN`` x ``ALIGN`` thumbnails are aligned (starting
-from the window, left edge, top edge and width moved in steps while the correlation rises, at a uniform
-scale: a crop or border stretches neither axis) and the pair is a duplicate when the aligned pictures
-correlate at ``min_aligned_corr`` and their strong gradients agree in sign at ``min_aligned_agree``. A variant of the same characters in another pose aligns
-badly wherever it starts.
+A window match is a candidate, not a verdict: the ``ALIGN`` x ``ALIGN`` thumbnails are aligned and the
+pair is a duplicate when they agree there. ``align_exact`` (b fits inside a): the window has b's size in
+a's pixels, since a crop or a border changes no pixel's size, and only its left and top edges move while
+the correlation rises; the pair must then correlate, agree in the sign of its strong gradients and, on a
+small figure on white, correlate inside the figures (``figure_correlation``). ``align`` (a crop that was
+also resized): the width moves too, at a uniform scale. A variant of the same characters in another pose
+aligns badly wherever it starts.
 """
 
 from __future__ import annotations
