@@ -26,7 +26,7 @@ from pipeline.dedup.config import SearchParams
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.search import cross_pairs, hamming
 from pipeline.dedup.trim import TOLERANCE
-from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact, figure_correlation
+from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact, figure_correlation, ring_grey
 
 KINDS = ("direct", "trimmed", "mirror", "window")  # the order in which one pair's rows are preferred
 
@@ -131,21 +131,15 @@ def figure_agrees(thumb_a: np.ndarray, thumb_b: np.ndarray, params: SearchParams
     look = np.flatnonzero(plain)
     if len(look):
         a, b = a[look], b[look]
-        best = figure_correlation(a, b)
+        best, bg = figure_correlation(a, b), ring_grey(b)[:, None, None]
         third, half = ALIGN // 3, ALIGN // 2
         for ys in (slice(0, third), slice(ALIGN - third, None)):
             for xs in (slice(0, half), slice(ALIGN - half, None)):
                 ca, cb = a.copy(), b.copy()
-                ca[:, ys, xs] = cb[:, ys, xs] = _background(b)[:, None, None]  # the corner as background
+                ca[:, ys, xs] = cb[:, ys, xs] = bg  # the corner as background
                 best = np.maximum(best, figure_correlation(ca, cb))
         ok[look] = best >= params.min_plain_figure_corr
     return ok
-
-
-def _background(thumbs: np.ndarray) -> np.ndarray:
-    """Per (P, T, T) thumbnail: the median grey of its outer ring."""
-    t = thumbs
-    return np.median(np.concatenate([t[:, 0, :], t[:, -1, :], t[:, :, 0], t[:, :, -1]], axis=1), axis=1)
 
 
 def flat_share(thumbs: np.ndarray) -> np.ndarray:
@@ -154,9 +148,7 @@ def flat_share(thumbs: np.ndarray) -> np.ndarray:
     the alignment too little to tell a crop from another figure: measured on a 3,000-post spec-6 corpus,
     false window matches at correlation >= 0.85 have a median share of 0.81, crops and borders 0.57."""
     t = thumbs.astype(np.int16)
-    ring = np.concatenate([t[:, 0, :], t[:, -1, :], t[:, :, 0], t[:, :, -1]], axis=1)
-    med = np.median(ring, axis=1)
-    return (np.abs(t - med[:, None, None]) <= TOLERANCE).mean(axis=(1, 2))
+    return (np.abs(t - ring_grey(t)[:, None, None]) <= TOLERANCE).mean(axis=(1, 2))
 
 
 def _frame(a, b, dp, dd, corr, aspect, accepted, kind, dw, aligned, figure=np.nan) -> pd.DataFrame:

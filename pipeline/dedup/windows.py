@@ -211,8 +211,7 @@ def figure_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     picture the whole-picture correlation says where the figure is, not what it is: two different small
     figures on white at the same place correlate at 0.9 and more, but inside the figures only at 0.74-0.86
     (spec-6 corpus), a crop at 0.90 and more. Two pictures with no figure at all (both plain) agree: 1."""
-    ring = np.concatenate([b[:, 0, :], b[:, -1, :], b[:, :, 0], b[:, :, -1]], axis=1)
-    bg = np.median(ring, axis=1)[:, None, None]
+    bg = ring_grey(b)[:, None, None]
     mask = (np.abs(a - bg) > FIGURE_TOLERANCE) | (np.abs(b - bg) > FIGURE_TOLERANCE)
     n = np.maximum(mask.sum(axis=(1, 2)), 1)
     da = (a - ((a * mask).sum(axis=(1, 2)) / n)[:, None, None]) * mask
@@ -220,6 +219,12 @@ def figure_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     den = np.sqrt((da * da).sum(axis=(1, 2)) * (db * db).sum(axis=(1, 2)))
     corr = np.where(den > 1e-6, (da * db).sum(axis=(1, 2)) / np.maximum(den, 1e-6), 0.0)
     return np.where(mask.any(axis=(1, 2)), corr, 1.0)
+
+
+def ring_grey(thumbs: np.ndarray) -> np.ndarray:
+    """Per (P, T, T) thumbnail: the median grey of its outer ring, taken for its background."""
+    t = thumbs
+    return np.median(np.concatenate([t[:, 0, :], t[:, -1, :], t[:, :, 0], t[:, :, -1]], axis=1), axis=1)
 
 
 FIGURE_TOLERANCE = 12  # grey levels from the background: trim.TOLERANCE (JPEG noise around a flat colour)
