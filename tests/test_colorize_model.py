@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from pipeline.colorize.losses import ADVERSARIAL, discriminator_loss, generator_loss, gradient_loss, l1_loss
+from pipeline.colorize.losses import ADVERSARIAL, discriminator_loss, generator_loss, gradient_loss, l1_loss, ssim_loss
 from pipeline.colorize.model import DiscriminatorConfig, GeneratorConfig, PatchGAN, UNet
 from pipeline.colorize.train import lr_factor
 
@@ -81,6 +81,19 @@ def test_gradient_loss_costs_blotches_not_a_flat_colour_error():
     assert l1_loss(shifted, truth) == pytest.approx(l1_loss(blotchy, truth).item())  # L1 cannot tell them apart
     assert gradient_loss(blotchy, truth) > 0.1
     assert gradient_loss(torch.full_like(truth, 0.5), truth) > 0  # a missing edge costs too
+
+
+def test_ssim_loss_is_one_minus_the_ssim_evaluate_reports():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (20, 27, 3)).astype(np.uint8)  # not square
+    truth[:, :13] = (200, 120, 40)  # a flat region as well as noise
+    out = np.clip(truth.astype(int) + rng.integers(-40, 41, truth.shape), 0, 255).astype(np.uint8)
+    as_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
+    expected = structural_similarity(truth, out, channel_axis=2, data_range=255)
+    assert 1 - ssim_loss(as_t(out), as_t(truth)).item() == pytest.approx(expected, abs=1e-4)
+    assert ssim_loss(as_t(truth), as_t(truth)).item() == pytest.approx(0, abs=1e-6)
 
 
 def test_lr_decays_linearly_over_the_last_share_of_the_steps():

@@ -22,6 +22,7 @@ class LossConfig:
     adversarial: str  # vanilla | lsgan | hinge
     l1_weight: float  # lambda of the L1 term (pix2pix: 100)
     gradient_weight: float  # of the neighbour-difference term (losses.gradient_loss; pix2pix: 0), gan mode only
+    ssim_weight: float  # of 1 - SSIM (losses.ssim_loss; pix2pix: 0), gan mode only
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Adversarial losses on PatchGAN logits (vanilla, LSGAN, hinge) and the L1 reconstruction term.
+"""Adversarial losses on PatchGAN logits (vanilla, LSGAN, hinge), the L1 reconstruction term and two terms
+that cost an uncertain colour's blotches (neighbour differences, SSIM).
 
 Every loss is a mean over patches and samples, so it does not grow with the batch or the picture, and
 DDP's gradient averaging over ranks equals one process on the whole global batch.
@@ -49,6 +50,23 @@ def gradient_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
     return 0.5 * ((dx(output) - dx(target)).abs().mean() + (dy(output) - dy(target)).abs().mean())
+
+
+def ssim_loss(output: torch.Tensor, target: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """1 - SSIM, computed as ``skimage.metrics.structural_similarity`` computes the figure evaluate reports
+    (a uniform ``window`` x ``window`` mean, sample covariances, K1 0.01, K2 0.03, each channel, valid
+    windows only) on the [0, 1] scale (its luminance term is not shift-invariant: the networks' [-1, 1]
+    would give another figure). L1 prices an error by its size alone; SSIM by
+    whether the output is flat where the truth is flat, which is what a cel-shaded picture mostly is."""
+    c1, c2, n = 0.01**2, 0.03**2, window * window
+    output, target = (output + 1) / 2, (target + 1) / 2
+    mean = lambda t: F.avg_pool2d(t, window, 1)  # noqa: E731
+    mo, mt = mean(output), mean(target)
+    cov = n / (n - 1)
+    vo, vt = cov * (mean(output * output) - mo * mo), cov * (mean(target * target) - mt * mt)
+    vot = cov * (mean(output * target) - mo * mt)
+    s = ((2 * mo * mt + c1) * (2 * vot + c2)) / ((mo * mo + mt * mt + c1) * (vo + vt + c2))
+    return 1.0 - s.mean()
 
 
 def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

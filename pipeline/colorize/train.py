@@ -43,7 +43,7 @@ from pipeline.colorize.data import (
 )
 from pipeline.colorize.distributed import Dist, all_mean, gather
 from pipeline.colorize.live import EpochLog, StepLog
-from pipeline.colorize.losses import discriminator_loss, generator_loss, gradient_loss, l1_loss
+from pipeline.colorize.losses import discriminator_loss, generator_loss, gradient_loss, l1_loss, ssim_loss
 from pipeline.colorize.model import PatchGAN, UNet
 from pipeline.colorize.validate import evaluate, generator_predict, picture_grid
 
@@ -196,6 +196,10 @@ class Trainer:
                 grad = gradient_loss(fake.float(), color)
                 loss_g = loss_g + self.cfg.loss.gradient_weight * grad
                 losses["grad"] = grad.detach()
+            if self.cfg.loss.ssim_weight:
+                ssim = ssim_loss(fake.float(), color)
+                loss_g = loss_g + self.cfg.loss.ssim_weight * ssim
+                losses["ssim"] = ssim.detach()
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
