@@ -7,7 +7,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from pipeline.colorize.losses import ADVERSARIAL, discriminator_loss, generator_loss, gradient_loss, l1_loss, ssim_loss
+from pipeline.colorize.losses import (
+    ADVERSARIAL,
+    discriminator_loss,
+    generator_loss,
+    gradient_loss,
+    l1_loss,
+    ssim_loss,
+)
 from pipeline.colorize.model import DiscriminatorConfig, GeneratorConfig, PatchGAN, UNet
 from pipeline.colorize.train import lr_factor
 
