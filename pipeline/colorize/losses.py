@@ -59,12 +59,15 @@ def ssim_loss(output: torch.Tensor, target: torch.Tensor, window: int = 7) -> to
     would give another figure). L1 prices an error by its size alone; SSIM by
     whether the output is flat where the truth is flat, which is what a cel-shaded picture mostly is."""
     c1, c2, n = 0.01**2, 0.03**2, window * window
-    output, target = (output + 1) / 2, (target + 1) / 2
-    mean = lambda t: F.avg_pool2d(t, window, 1)  # noqa: E731
-    mo, mt = mean(output), mean(target)
+    o, t = (output + 1) / 2, (target + 1) / 2
+    c = o.shape[1]
+    # the five local means in one depthwise convolution with a box kernel: avg_pool2d gives the same
+    # figures but its CPU kernels cost ~3x (fwd + bwd at 4x3x128x128 on one thread: 81 ms, this ~32 ms)
+    maps = torch.cat([o, t, o * o, t * t, o * t], 1)
+    box = torch.full((5 * c, 1, window, window), 1.0 / n, dtype=o.dtype, device=o.device)
+    mo, mt, moo, mtt, mot = F.conv2d(maps, box, groups=5 * c).split(c, 1)
     cov = n / (n - 1)
-    vo, vt = cov * (mean(output * output) - mo * mo), cov * (mean(target * target) - mt * mt)
-    vot = cov * (mean(output * target) - mo * mt)
+    vo, vt, vot = cov * (moo - mo * mo), cov * (mtt - mt * mt), cov * (mot - mo * mt)
     s = ((2 * mo * mt + c1) * (2 * vot + c2)) / ((mo * mo + mt * mt + c1) * (vo + vt + c2))
     return 1.0 - s.mean()
 
