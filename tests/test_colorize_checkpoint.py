@@ -83,3 +83,21 @@ def test_model_file_holds_the_generator_for_export(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a colorizer model file"):
         load_generator(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("mode", ["gan", "l1"])
+def test_the_flatness_terms_are_in_the_gan_loss_and_only_there(tmp_path, mode):
+    """gradient_loss and ssim_loss are added to the GAN's generator loss with their weights (a step with them
+    moves the generator elsewhere than one without); the L1 baseline stays L1 alone whatever they are."""
+    line, color = _batch(3)
+    steps = {}
+    for w in (0.0, 100.0):
+        cfg = train_config(tmp_path, mode=mode, loss={"gradient_weight": w, "ssim_weight": w})
+        t = Trainer(cfg, CPU)
+        t.wrap()
+        losses = t.train_step(line, color)
+        steps[w] = [p.detach().clone() for p in t.G.parameters()]
+        flat = {"grad", "ssim"} if mode == "gan" and w else set()
+        assert set(losses) == {"l1"} | ({"d", "g_adv"} if mode == "gan" else set()) | flat
+    moved = any(not torch.equal(a, b) for a, b in zip(steps[0.0], steps[100.0], strict=True))
+    assert moved is (mode == "gan")
