@@ -22,7 +22,7 @@ from tests.colorize_data import train_params, write_split
 from tests.conftest import REPO
 
 # The flatness terms off: on this 64-picture toy they hold the GAN's colours back far longer than 96 steps
-# (after 160, gradient + SSIM: val L1 0.115, PSNR 12.40 dB, the shapes still near white; neither: 0.081,
+# (after 160, gradient 100 + SSIM 50: val L1 0.106, PSNR 12.33 dB, the shapes still near white; neither: 0.081,
 # 15.25 dB; trivial 0.154, 12.57 dB). What they do to a real split is measured by evaluate (README
 # "Evaluate"); that the GAN's loss has them, by test_colorize_checkpoint.
 LEARNABLE = {"generator": {"width": 8}, "discriminator": {"width": 8}, "optim": {"lr": 2e-3},
