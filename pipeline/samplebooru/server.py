@@ -59,7 +59,9 @@ KINDS = ("api", "tag", "image", "sample", "thumbnail", "robots", "other")
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as the server saw it (``nbytes``: the body bytes it sent; short when truncated)."""
+    """One request as the server saw it (``t``: when it arrived, before its answer was made, so that gaps
+    between requests are the client's and not the rendering's; ``nbytes``: the body bytes it sent; short when
+    truncated)."""
 
     t: float
     method: str
@@ -110,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         """Answer one request; Content-Length is always the full body's, even when a fault truncates it."""
-        booru = self.server.booru
+        arrived, booru = time.time(), self.server.booru
         path, _, query = self.path.partition("?")
         try:
             resp = booru.respond(self.path)
@@ -124,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.truncate_at is not None and not head:
             self.close_connection = True
         # Recorded before the body goes out, so a client that has its answer also finds it in the log.
-        booru._record(RequestRecord(time.time(), self.command, path, query, resp.status, len(sent), resp.kind))
+        booru._record(RequestRecord(arrived, self.command, path, query, resp.status, len(sent), resp.kind))
         try:
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
