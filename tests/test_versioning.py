@@ -40,13 +40,17 @@ def s3(tmp_path_factory):
                             stderr=subprocess.STDOUT, env=ENV)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # moto imports its services on the first request: on a loaded CI machine that first answer took over a
+        # second (a ReadTimeout, which is not a ConnectionError). Wait for the port, then give the answer time.
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                requests.get(url, timeout=1)
+                requests.get(url, timeout=30)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
+                assert proc.poll() is None and time.monotonic() < deadline, f"moto did not start: see {log.name}"
                 time.sleep(0.1)
-        assert requests.put(f"{url}/linecolor", timeout=5).status_code == 200
+        assert requests.put(f"{url}/linecolor", timeout=30).status_code == 200
         yield url
     finally:
         proc.terminate()
