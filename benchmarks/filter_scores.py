@@ -10,8 +10,8 @@ the filter's own rule). Precision and recall are over the pictures not labelled,
 them. The replay gives each head its own ``--per-round`` nearest pictures, where the benchmark's per-round
 pictures are shared by the heads, so it is an upper bound for a score that the classifier would output.
 
-Candidates, on the colour illustrations of the first ``--posts`` posts of sample corpus 0 (no broken files,
-no re-uploads): the corpus's true figure scale (an oracle: what the framing tags bin), two pixel measures
+Candidates, on the colour illustrations of the first ``--posts`` posts of the params' sample corpus (no broken
+files, no re-uploads; "too small" and "too cluttered" as ``filter.truth`` defines them): the corpus's true figure scale (an oracle: what the framing tags bin), two pixel measures
 (``off_border``: share of pixels off the border's median colour, 256 px; ``texture``: share of pixels whose
 15 px neighbourhood's grey std is above 14, 512 px) and, with ``--decisions``, the pipeline's own
 ``p_small`` / ``p_clutter`` (a filter stage's output on the same corpus, e.g. the demo's). Each score's rank
@@ -34,10 +34,11 @@ from scipy.stats import spearmanr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pipeline.config import load_keys, load_truth_source  # noqa: E402
 from pipeline.filter.calibrate import best_cut  # noqa: E402
+from pipeline.filter.config import FilterConfig  # noqa: E402
+from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.samplebooru.corpus import Corpus  # noqa: E402
-
-CHAR_AREA, CLUTTER = 0.01, 0.6  # params.yaml filter.truth's defaults: "too small", "too cluttered"
 
 
 def replay(score: np.ndarray, truth: np.ndarray, rounds: int, per_round: int) -> list[tuple[int, float, float]]:
@@ -76,17 +77,18 @@ def measures(path: Path) -> dict[str, float]:
     return {"off_border": off, "texture": float((var > 200).mean())}
 
 
-def table(corpus: Corpus, decisions: Path | None) -> pd.DataFrame:
+def table(corpus: Corpus, cfg: FilterConfig, decisions: Path | None) -> pd.DataFrame:
     rows = []
     for post in corpus.posts:
         t = corpus.truth(post.id)
         if t.tone != "color" or t.layout != "illustration" or t.broken or t.transform:
             continue
-        rows.append({"id": post.id, "small": t.char_area < CHAR_AREA, "clutter": t.clutter > CLUTTER,
-                     "char_area": t.char_area, "char_scale": t.char_scale, "clutter_truth": t.clutter,
+        rows.append({"id": post.id, "char_area": t.char_area, "char_scale": t.char_scale, "clutter_truth": t.clutter,
                      "wide_shot": t.framing == "wide_shot", "detailed": t.background == "detailed",
                      **measures(corpus.file_path(post.id))})
     df = pd.DataFrame(rows)
+    heads = truth_table(df["id"], corpus.truth, cfg.truth)[["id", "small", "clutter"]]  # filter.truth's cuts
+    df = df.merge(heads, on="id")
     if decisions is not None:
         d = pd.read_parquet(decisions)
         d = d[d["representative"] & d["p_small"].notna()][["id", "p_small", "p_clutter"]]
@@ -97,11 +99,14 @@ def table(corpus: Corpus, decisions: Path | None) -> pd.DataFrame:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=3000)
+    ap.add_argument("--params", type=Path, default=REPO / "params.yaml", help="samplebooru.seed, filter.truth")
     ap.add_argument("--decisions", type=Path, default=None, help="a filter stage's decisions.parquet")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--per-round", type=int, default=50)
     a = ap.parse_args()
-    df = table(Corpus(a.posts, seed=0, progress=True), a.decisions)
+    cfg = load_keys(a.params, "filter", FilterConfig)
+    corpus = Corpus(a.posts, seed=load_truth_source(a.params).seed, progress=True)
+    df = table(corpus, cfg, a.decisions)
     candidates = {"small": {"truth char_scale (oracle)": -df["char_scale"], "pixels off_border": -df["off_border"]},
                   "clutter": {"pixels texture": df["texture"]}}
     if "p_small" in df:
