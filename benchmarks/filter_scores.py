@@ -14,7 +14,8 @@ Candidates, on the colour illustrations of the first ``--posts`` posts of the pa
 files, no re-uploads; "too small" and "too cluttered" as ``filter.truth`` defines them): the corpus's true figure scale (an oracle: what the framing tags bin), two pixel measures
 (``off_border``: share of pixels off the border's median colour, 256 px; ``texture``: share of pixels whose
 15 px neighbourhood's grey std is above 14, 512 px) and, with ``--decisions``, the pipeline's own
-``p_small`` / ``p_clutter`` (a filter stage's output on the same corpus, e.g. the demo's). Each score's rank
+``p_small`` / ``p_clutter`` (a filter stage's output on the same corpus, e.g. the demo's), and the truth itself
+off by a log-normal factor (``NOISE``): how exactly a score must measure the figure or the clutter. Each score's rank
 correlation with the truth is shown overall and within the tag whose range holds the boundary (``wide_shot``,
 ``detailed_background``'s truth). Truth is for measuring only: nothing here feeds the pipeline.
 """
@@ -39,6 +40,8 @@ from pipeline.filter.calibrate import best_cut  # noqa: E402
 from pipeline.filter.config import FilterConfig  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.samplebooru.corpus import Corpus  # noqa: E402
+
+NOISE = (0.1, 0.2, 0.3)  # log-normal error of the noisy oracles (0.2: a figure of 1% read as 0.82% to 1.22%)
 
 
 def replay(score: np.ndarray, truth: np.ndarray, rounds: int, per_round: int) -> list[tuple[int, float, float]]:
@@ -109,6 +112,11 @@ def main() -> int:
     df = table(corpus, cfg, a.decisions)
     candidates = {"small": {"truth char_scale (oracle)": -df["char_scale"], "pixels off_border": -df["off_border"]},
                   "clutter": {"pixels texture": df["texture"]}}
+    rng = np.random.default_rng(0)
+    for sigma in NOISE:  # how exactly a score must measure: the truth itself, off by a log-normal factor
+        noise = rng.normal(0.0, sigma, (2, len(df)))
+        candidates["small"][f"truth char_area, noise {sigma} (oracle)"] = -np.log(df["char_area"]) + noise[0]
+        candidates["clutter"][f"truth clutter, noise {sigma} (oracle)"] = np.log(df["clutter_truth"] + 1e-3) + noise[1]
     if "p_small" in df:
         candidates["small"]["pipeline p_small"] = df["p_small"]
         candidates["clutter"]["pipeline p_clutter"] = df["p_clutter"]
