@@ -154,7 +154,7 @@ FILTER_PIXELS = Manifest("pixels.parquet", pa.schema([
     ("frames", pa.int64()),  # frames of an animated file (1 for a still picture)
     ("decoded_as", pa.string()),  # what was done to an odd file: cmyk->rgb, i;16->rgb, p->rgb_over_white, exif6...
     ("colour", pa.float64()),  # pipeline.filter.pixels.FEATURES; null if failed
-    ("ink", pa.float64()),
+    ("ink", pa.float64()),  # ink, fill, off_level_fill: grey tones, null above encode.detail_colour (never read)
     ("fill", pa.float64()),
     ("off_level_fill", pa.float64()),
     ("panels", pa.float64()),

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, from_mapping, load_section, write_metrics
+from pipeline.config import ConfigError, from_mapping, load_keys, load_section, write_metrics
 from pipeline.crawl import CrawlConfig, SampleBooruConfig
 from pipeline.dedup import DedupConfig
+from pipeline.filter.config import FilterConfig
 from stages import crawl as crawl_stage
 from stages import dedup as dedup_stage
 from tests.conftest import REPO
@@ -109,3 +110,12 @@ def test_the_stage_command_prints_one_line_and_exits_2_on_a_bad_section(tmp_path
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr == f"error: {path}: dedup.report: missing key 'pairs'\n"
+
+
+def test_the_filter_refuses_a_grey_cut_above_the_grey_tones_it_measures(tmp_path):
+    """Grey tones are measured only up to encode.detail_colour (the tone rules read no others), so a
+    colour_max above it would judge pictures whose tones were never measured."""
+    path = _params_with(tmp_path, lambda d: d["filter"]["rules"].update(colour_max=0.01))
+    with pytest.raises(ConfigError, match=r"my-params.yaml.*colour_max \(0.01\) is above encode.detail_colour"):
+        load_keys(path, "filter", FilterConfig)
+    assert load_keys(REPO / "params.yaml", "filter", FilterConfig).rules.colour_max <= 0.002

@@ -104,3 +104,8 @@ class FilterConfig:
     truth: TruthParams
     batch: int
     report: ReportParams
+
+    def __post_init__(self) -> None:
+        if self.rules.colour_max > self.encode.detail_colour:
+            raise ValueError(f"rules.colour_max ({self.rules.colour_max}) is above encode.detail_colour "
+                             f"({self.encode.detail_colour}): grey tones are only measured up to detail_colour")

@@ -10,7 +10,8 @@ Encoding apart from deciding (imagededup's rule): ``measure`` turns decoded pixe
   Per line pixel, not per picture, so a tiny figure on white paper is judged by its own fills.
 - ``off_level_fill``: the same, counting only flat greys off screentone's few printed levels: manga
   screentone (``monochrome``) prints white, black, dots and one or two flat tints; a greyscale drawing
-  has a grey per colour.
+  has a grey per colour. These grey tones (and ``ink``) are measured only for pictures with at most
+  ``encode.detail_colour`` coloured pixels, the only ones the tone rules read.
 - ``panels``: how many bordered, axis-aligned rectangles tile the page, and ``panel_cover``, the share of
   the page they cover: a comic page is two or more panels covering most of it inside a white margin.
 """
@@ -26,15 +27,12 @@ CHROMA = 24  # chroma (0-255) above which a pixel counts as coloured: JPEG noise
 FEATURES = ("colour", "ink", "fill", "off_level_fill", "panels", "panel_cover")
 
 
-def measure(rgb: np.ndarray, levels: tuple[int, ...]) -> dict[str, float]:
-    """The pixel statistics of an HxWx3 uint8 picture (see the module docstring); ``levels`` are the
-    printed flat greys of screentone (a flat grey off them is a greyscale fill)."""
-    rgb = np.ascontiguousarray(rgb)
-    r, g, b = cv2.split(rgb)
+def measure(rgb: np.ndarray, grey: np.ndarray) -> dict[str, float]:
+    """``colour``, ``panels`` and ``panel_cover`` of an HxWx3 uint8 picture and its grey (see the module
+    docstring); the grey tones are ``grey_tones``'s, measured only where they are read (grey pictures)."""
+    r, g, b = cv2.split(np.ascontiguousarray(rgb))
     chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     out = {"colour": cv2.countNonZero(cv2.threshold(chroma, CHROMA, 255, cv2.THRESH_BINARY)[1]) / chroma.size}
-    out.update(grey_tones(grey, levels))
     out.update(_panels(grey))
     return out
 
