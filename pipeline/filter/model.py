@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 HEADS = ("small", "clutter")  # P(character too small), P(drawing too cluttered): the classifier's outputs
@@ -48,17 +49,38 @@ class FilterNet(nn.Module):
 
 
 class FoldEnsemble(nn.Module):
-    """The k fold models as one graph: each picture is scored by the model of its fold, the one that never
-    trained on it (``fold`` in 0..k-1, from ``pipeline.filter.train.fold_of``). Output: one probability
-    per head, from its verdict logit where ``use_verdicts`` says so (enough verdicts), else its tag logit."""
+    """The k fold models as one graph that costs one model: each picture must be scored by the model of its
+    fold, the one that never trained on it (``fold`` in 0..k-1, from ``pipeline.filter.train.fold_of``), so
+    the graph takes the thumbnails of *one* fold and that fold (a (1,) int64 tensor) and picks its weights
+    from the k models' weights stacked, batch norm folded into each convolution as in eval mode. Output: one
+    probability per head, from its verdict logit where ``use_verdicts`` says so (enough verdicts), else its
+    tag logit."""
 
     def __init__(self, models: list[FilterNet], use_verdicts: list[bool]):
         super().__init__()
-        self.models = nn.ModuleList(models)
+        blocks = [[m for m in net.features if isinstance(m, nn.Conv2d | nn.BatchNorm2d)] for net in models]
+        weights, biases = [], []
+        for i in range(0, len(blocks[0]), 2):
+            folded = [_fold_bn(b[i], b[i + 1]) for b in blocks]
+            weights.append(nn.Parameter(torch.stack([w for w, _ in folded]), requires_grad=False))
+            biases.append(nn.Parameter(torch.stack([b for _, b in folded]), requires_grad=False))
+        self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
+        self.head_w = nn.Parameter(torch.stack([net.head.weight.detach() for net in models]), requires_grad=False)
+        self.head_b = nn.Parameter(torch.stack([net.head.bias.detach() for net in models]), requires_grad=False)
         columns = [k + (len(HEADS) if v else 0) for k, v in enumerate(use_verdicts)]
         self.register_buffer("columns", torch.tensor(columns, dtype=torch.int64))
 
     def forward(self, x: torch.Tensor, fold: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([torch.sigmoid(m(x).index_select(1, self.columns)) for m in self.models], dim=1)
-        pick = (fold.unsqueeze(1) == torch.arange(len(self.models), device=x.device).unsqueeze(0)).to(x.dtype)
-        return (probs * pick.unsqueeze(2)).sum(dim=1)
+        h = x * 2.0 - 1.0
+        for w, b in zip(self.weights, self.biases, strict=True):
+            h = F.conv2d(h, w.index_select(0, fold).squeeze(0), b.index_select(0, fold).squeeze(0), padding=1)
+            h = F.max_pool2d(F.relu(h), 2)
+        f = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        logits = F.linear(f, self.head_w.index_select(0, fold).squeeze(0), self.head_b.index_select(0, fold).squeeze(0))
+        return torch.sigmoid(logits.index_select(1, self.columns))
+
+
+def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bias-free convolution followed by eval-mode batch norm, as one convolution's weight and bias."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    return conv.weight.detach() * scale[:, None, None, None], bn.bias.detach() - bn.running_mean * scale

@@ -1,9 +1,10 @@
 """``models/classifier.onnx``: the k fold models as one graph, with its thresholds in the metadata.
 
-Inputs ``thumbs`` (N, 3, S, S) float in [0, 1] and ``fold`` (N,) int64; output ``probs`` (N, heads), each
-picture scored by the model of its fold (``pipeline.filter.train.fold_of``): the filter stage's scores are
-out-of-fold, like the ones calibration saw. The metadata carries the thumbnail size, the heads, the
-number of folds and each head's threshold, so the filter stage never asks the classifier's params.
+Inputs ``thumbs`` (N, 3, S, S) float in [0, 1], all of one fold, and ``fold`` (1,) int64; output ``probs``
+(N, heads), from the model of that fold (``pipeline.filter.train.fold_of``; ``Scorer`` groups the pictures by
+fold): the filter stage's scores are out-of-fold, like the ones calibration saw, at the cost of one model.
+The metadata carries the thumbnail size, the heads, the number of folds and each head's threshold, so the
+filter stage never asks the classifier's params.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def export(models: list[FilterNet], out: Path | str, *, thumb: int, thresholds: 
            use_verdicts: list[bool], opset: int = 18) -> None:
     """Write the ensemble with a dynamic batch (atomically: temp file, then rename)."""
     ensemble = FoldEnsemble(models, use_verdicts).eval()
-    x, fold = torch.zeros(2, 3, thumb, thumb), torch.zeros(2, dtype=torch.int64)
+    x, fold = torch.zeros(2, 3, thumb, thumb), torch.zeros(1, dtype=torch.int64)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as tmp:
@@ -38,7 +39,7 @@ def export(models: list[FilterNet], out: Path | str, *, thumb: int, thresholds: 
         n = torch.export.Dim("n", min=1)
         program = torch.onnx.export(ensemble, (x, fold), dynamo=True, opset_version=opset,
                                     input_names=["thumbs", "fold"], output_names=["probs"],
-                                    dynamic_shapes=({0: n}, {0: n}), verbose=False)
+                                    dynamic_shapes=({0: n}, None), verbose=False)
         program.save(str(raw))
         model = onnx.load(str(raw))
         info = {"thumb": thumb, "heads": list(HEADS), "folds": len(models), "thresholds": thresholds,
@@ -72,9 +73,13 @@ class Scorer:
         return pd.DataFrame({"md5": ok["md5"].to_numpy(), **{f"p_{h}": probs[:, k] for k, h in enumerate(HEADS)}})
 
     def score(self, md5s: list[str], thumbs: np.ndarray, batch: int) -> np.ndarray:
+        """Each picture through the model of its fold: the pictures of one fold at a time, in batches."""
         folds = np.array([fold_of(m, self.info["folds"]) for m in md5s], np.int64)
-        out = []
-        for i in range(0, len(md5s), batch):
-            x = np.ascontiguousarray(thumbs[i:i + batch].transpose(0, 3, 1, 2), np.float32) / np.float32(255)
-            out.append(self.session.run(["probs"], {"thumbs": x, "fold": folds[i:i + batch]})[0])
-        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(HEADS)))
+        out = np.zeros((len(md5s), len(HEADS)))
+        for k in range(self.info["folds"]):
+            rows = np.flatnonzero(folds == k)
+            for i in range(0, len(rows), batch):
+                pick = rows[i:i + batch]
+                x = np.ascontiguousarray(thumbs[pick].transpose(0, 3, 1, 2), np.float32) / np.float32(255)
+                out[pick] = self.session.run(["probs"], {"thumbs": x, "fold": np.array([k], np.int64)})[0]
+        return out
