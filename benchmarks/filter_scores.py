@@ -65,6 +65,22 @@ def replay(score: np.ndarray, truth: np.ndarray, rounds: int, per_round: int) ->
     return out
 
 
+def print_header(rounds: int, per_round: int) -> None:
+    print("| head | score | Spearman with the truth | within its tag | " + " | ".join(
+        f"P / R at {n}" for n in range(0, (rounds + 1) * per_round, per_round)) + " |")
+    print("|---|---|---|---|" + "---|" * (rounds + 1))
+
+
+def score_row(head: str, name: str, score, key, within, truth, rounds: int, per_round: int) -> dict:
+    """One candidate score's line of the table, printed, and its figures: Spearman with ``key`` (the
+    continuous truth) overall and among ``within`` (the tag holding the boundary), then the replay."""
+    score, key, within = np.asarray(score, float), np.asarray(key, float), np.asarray(within, bool)
+    rho, rho_tag = float(spearmanr(score, key)[0]), float(spearmanr(score[within], key[within])[0])
+    rounds_ = replay(score, np.asarray(truth, bool), rounds, per_round)
+    print(f"| {head} | {name} | {rho:.3f} | {rho_tag:.3f} | " + " | ".join(f"{p} / {r}" for _, p, r in rounds_) + " |")
+    return {"spearman": round(rho, 3), "spearman_within_tag": round(rho_tag, 3), "rounds": rounds_}
+
+
 def measures(path: Path) -> dict[str, float]:
     """The pixel candidates of one file."""
     rgb = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -124,19 +140,11 @@ def main() -> int:
     truth_of = {"small": -df["char_area"], "clutter": df["clutter_truth"]}
     within = {"small": df["wide_shot"], "clutter": df["detailed"]}  # the tag whose range holds the boundary
     print(f"{len(df)} colour illustrations; positives: {report['positives']}")
-    print("| head | score | Spearman with the truth | within its tag | " + " | ".join(
-        f"P / R at {n}" for n in range(0, (a.rounds + 1) * a.per_round, a.per_round)) + " |")
-    print("|---|---|---|---|" + "---|" * (a.rounds + 1))
+    print_header(a.rounds, a.per_round)
     for head, scores in candidates.items():
         for name, s in scores.items():
-            rho = float(spearmanr(s, truth_of[head])[0])
-            w = within[head]
-            rho_tag = float(spearmanr(s[w], truth_of[head][w])[0])
-            rounds = replay(s.to_numpy(float), df[head].to_numpy(bool), a.rounds, a.per_round)
-            report[f"{head}: {name}"] = {"spearman": round(rho, 3), "spearman_within_tag": round(rho_tag, 3),
-                                         "rounds": rounds}
-            print(f"| {head} | {name} | {rho:.3f} | {rho_tag:.3f} | "
-                  + " | ".join(f"{p} / {r}" for _, p, r in rounds) + " |")
+            report[f"{head}: {name}"] = score_row(head, name, s, truth_of[head], within[head], df[head], a.rounds,
+                                                  a.per_round)
     print(json.dumps(report))
     return 0
 

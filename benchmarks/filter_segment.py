@@ -32,13 +32,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.filter_scores import replay  # noqa: E402
+from benchmarks.filter_scores import print_header, score_row  # noqa: E402
 from pipeline.config import load_keys, load_truth_source  # noqa: E402
 from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
@@ -225,16 +224,9 @@ def report(ids, share: np.ndarray, lines: np.ndarray, params: Path, fcfg: Filter
     out = {"pictures": len(ids), "figure_share_log_error_sd": round(float(np.std(
         np.log(share[under] + 1e-4) - np.log(area[under]))), 3)}
     print(f"figure share against char_area (figures under 5%): log error spread {out['figure_share_log_error_sd']}")
-    print("| head | score | Spearman | within its tag | "
-          + " | ".join(f"P / R at {n * per_round}" for n in range(5)) + " |")
-    print("|---|---|---|---|" + "---|" * 5)
+    print_header(4, per_round)
     for head, (name, score, key, tag) in rows.items():
-        rho, rho_tag = float(spearmanr(score, key)[0]), float(spearmanr(score[tag], key[tag])[0])
-        rounds = replay(score, truth[head].to_numpy(bool), 4, per_round)
-        out[head] = {"score": name, "spearman": round(rho, 3), "spearman_within_tag": round(rho_tag, 3),
-                     "rounds": rounds}
-        print(f"| {head} | {name} | {rho:.3f} | {rho_tag:.3f} | "
-              + " | ".join(f"{p} / {r}" for _, p, r in rounds) + " |")
+        out[head] = {"score": name, **score_row(head, name, score, key, tag, truth[head], 4, per_round)}
     print(json.dumps(out))
     return 0
 
