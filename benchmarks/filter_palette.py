@@ -49,13 +49,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.filter_scores import print_header, score_row  # noqa: E402
-from benchmarks.filter_segment import picture_box  # noqa: E402
+from benchmarks.filter_segment import decoded, picture_box  # noqa: E402
 from pipeline.config import load_keys, load_truth_source  # noqa: E402
 from pipeline.dedup.trim import content_box  # noqa: E402
 from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS, rule_reasons  # noqa: E402
-from pipeline.filter.decode import load_rgb  # noqa: E402
 from pipeline.filter.encode import encode_representatives, thumbs_of  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest  # noqa: E402
@@ -135,9 +134,7 @@ def scene_mask(pic: np.ndarray, mask: np.ndarray, mine: list[np.ndarray]) -> np.
 def background_lines(item: tuple[str, np.ndarray | None], raw: str, max_pixels: int) -> float:
     """Ink coverage outside the dilated scene mask, at the size the file decodes to (module docstring)."""
     path, mask = item
-    try:
-        rgb = load_rgb(Path(raw) / path, long_side=512, max_pixels=max_pixels)[0]
-    except Exception:  # noqa: BLE001 - an unreadable file scores nothing here
+    if (rgb := decoded(raw, path, max_pixels)) is None:
         return float("nan")
     h, w = rgb.shape[:2]
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)

@@ -134,12 +134,18 @@ def train(figures: list, scenes: list, size: int, steps: int, width: int, seed: 
     return net.eval()
 
 
+def decoded(raw: str, path: str, max_pixels: int) -> np.ndarray | None:
+    """The file's pixels as the filter decodes them (long side 512-1023), or None when unreadable."""
+    try:
+        return load_rgb(Path(raw) / path, long_side=512, max_pixels=max_pixels)[0]
+    except Exception:  # noqa: BLE001 - an unreadable file scores nothing here
+        return None
+
+
 def background_lines(item: tuple[str, np.ndarray], raw: str, max_pixels: int) -> float:
     """Thin dark strokes (7x7 black-hat > 50 at 512 px) per pixel outside the dilated figure mask."""
     path, figure = item
-    try:
-        rgb = load_rgb(Path(raw) / path, long_side=512, max_pixels=max_pixels)[0]
-    except Exception:  # noqa: BLE001 - an unreadable file scores nothing here
+    if (rgb := decoded(raw, path, max_pixels)) is None:
         return float("nan")
     h, w = rgb.shape[:2]
     if max(h, w) > 512:
