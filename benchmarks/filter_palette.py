@@ -134,14 +134,14 @@ def scene_mask(pic: np.ndarray, mask: np.ndarray, mine: list[np.ndarray]) -> np.
 def background_lines(item: tuple[str, np.ndarray | None], raw: str, max_pixels: int) -> float:
     """Ink coverage outside the dilated scene mask, at the size the file decodes to (module docstring)."""
     path, mask = item
-    if (rgb := decoded(raw, path, max_pixels)) is None:
+    if mask is None or (rgb := decoded(raw, path, max_pixels)) is None:  # not measured: scores as not cluttered
         return float("nan")
     h, w = rgb.shape[:2]
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     cover = np.clip((closed - grey) / np.maximum(closed - INK_GREY, 20), 0, 1)
     cover[closed - grey < 25] = 0
-    fig = np.zeros((h, w), np.uint8) if mask is None else cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+    fig = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
     k = max(3, 11 * max(h, w) // 512)
     out = cv2.dilate(fig, np.ones((k, k), np.uint8)) == 0
     return float(cover[out].sum() / max(1, int(out.sum())))
