@@ -81,8 +81,8 @@ def histogram(bins: np.ndarray) -> np.ndarray:
 
 def profiles(pics: list, tags: list[set], colour: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The appearance tags' colour profiles and the background profile (module docstring), tags only."""
-    per_tag, n_tag, pooled, background = defaultdict(lambda: np.zeros(BINS)), defaultdict(int), np.zeros(BINS), \
-        np.zeros(BINS)
+    per_tag, n_tag = defaultdict(lambda: np.zeros(BINS)), defaultdict(int)
+    pooled, background = np.zeros(BINS), np.zeros(BINS)
     for pic, t, c in zip(pics, tags, colour, strict=True):
         if not c or "comic" in t:
             continue
@@ -160,7 +160,7 @@ def main() -> int:
     pixels = encode_representatives(images, a.work / "raw", a.work / f"cache{SIZE}",
                                     replace(cfg.encode, thumb=SIZE), cfg.train.threads)
     data = training_set(images, posts, pixels).merge(pixels.drop(columns=["thumb"]), on="md5")
-    thumbs = thumbs_of(pixels.set_index("md5").loc[data["md5"]].reset_index(), SIZE)
+    thumbs = thumbs_of(data, SIZE)  # training_set carries each picture's thumbnail
     pics = [thumbs[i][y:y + h, x:x + w] for i, (y, x, h, w) in
             enumerate(picture_box(w, h, SIZE) for w, h in zip(data["width"], data["height"], strict=True))]
     tags = [set(str(t).split()) for t in data["tags"]]
