@@ -17,7 +17,7 @@ drawn in the same colours in every picture, and its name, hair and eye tags say 
   tagged ``wide_shot`` on a simple or detailed background (their figures are a few percent of them).
 - **The figure**, in a picture (256 px): pixels whose colour is ``--ratio`` times more likely under one of its
   appearance tags' profiles than under the background's, closed by 3 x 3 (the outlines between the parts), minus
-  uniform margins (a re-upload's frame: ``pipeline.dedup.trim.content_box``). Its share is the ``small`` score.
+  uniform margins (a re-upload's frame: ``pipeline.margins.content_box``). Its share is the ``small`` score.
 - **The clutter**: the same mask kept only where a connected blob (dilated 5 x 5) holds at least ``NEED`` of a
   tag's ``TOP`` most frequent colours (a tree's green and brown alone is not the girl in green with brown
   hair), dilated, and outside it the ink coverage of the picture at the size it decodes to (512-1023 px): per
@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.filter_scores import print_header, score_row  # noqa: E402
 from benchmarks.filter_segment import decoded, picture_box  # noqa: E402
 from pipeline.config import load_keys, load_truth_source  # noqa: E402
-from pipeline.dedup.trim import content_box  # noqa: E402
+from pipeline.margins import content_box  # noqa: E402
 from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS, rule_reasons  # noqa: E402

@@ -17,8 +17,8 @@ from pipeline.dedup.encode import hash_row
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.robust import figure_agrees
 from pipeline.dedup.search import cross_pairs
-from pipeline.dedup.trim import content_box
 from pipeline.dedup.windows import ALIGN, WINDOWS, agree_in_place, align, align_exact
+from pipeline.margins import content_box
 from pipeline.samplebooru import reuploads
 from pipeline.samplebooru.spec import make_spec
 from tests.conftest import repo_params

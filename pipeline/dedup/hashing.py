@@ -33,7 +33,8 @@ import deflate
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pipeline.dedup import trim, windows
+from pipeline import margins
+from pipeline.dedup import windows
 from pipeline.dedup.config import HashParams
 
 NORMALISE_ABI = 2  # must equal NORMALISE_ABI in _normalise.c
@@ -64,7 +65,7 @@ def _ext():
 
 
 HASH_VERSION = 6  # bump when the normalisation or hashes change: it invalidates saved shards
-NORM_SIZE = 128  # the normalised picture: trimmed here (``trim``), and box-averaged to HASH_SIZE for the hashes
+NORM_SIZE = 128  # the normalised picture: trimmed here (``pipeline.margins``), and box-averaged to HASH_SIZE for the hashes
 HASH_SIZE = 64
 # Reduced JPEG decodes keep at least two source pixels for each normalised one. Over the 607 duplicate
 # pairs of the first 4,000 sample posts, 128 keeps every pair within 8 pHash bits where 256 lets crops
@@ -100,7 +101,7 @@ class HashResult:
     dhash_mirror: int = 0
     windows: bytes = b""  # windows.N_CODES big-endian 64-bit codes: whole picture, then windows.WINDOWS
     align_thumb: bytes = b""  # windows.ALIGN^2 greyscale bytes for aligning a crop with its original
-    trim_phash: int = 0  # pHash, dHash and thumbnail of the content once uniform margins are trimmed (``trim``)
+    trim_phash: int = 0  # pHash, dHash and thumbnail of the content once uniform margins are trimmed (``pipeline.margins``)
     trim_dhash: int = 0
     trim_thumb: bytes = b""
     trim_aspect: float = 0.0  # the content's width / height in displayed pixels
@@ -210,7 +211,7 @@ def _trimmed(big: Image.Image, norm: np.ndarray) -> tuple[tuple, tuple[int, int,
     there, 4x cheaper than at ``NORM_SIZE``), taken from ``big`` (``NORM_SIZE``) for detail, and that box in
     ``NORM_SIZE`` pixels; None when nothing is trimmed. (At ``NORM_SIZE`` the box finds 3 more of 39
     bordered copies of a 3,000-post corpus, for 0.6 ms more a file: hashing would fall under 5x imagededup.)"""
-    x0, y0, x1, y1 = (2 * v for v in trim.content_box(norm))
+    x0, y0, x1, y1 = (2 * v for v in margins.content_box(norm))
     if (x0, y0, x1, y1) == (0, 0, NORM_SIZE, NORM_SIZE):
         return None
     # one more pixel off each peeled side: the margin's edge falls inside a pixel of the reduced picture,

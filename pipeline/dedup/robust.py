@@ -25,8 +25,8 @@ import pandas as pd
 from pipeline.dedup.config import SearchParams
 from pipeline.dedup.hashing import THUMB_SIZE, corner_tolerant_correlation, thumb_correlation
 from pipeline.dedup.search import cross_pairs, hamming
-from pipeline.dedup.trim import TOLERANCE
 from pipeline.dedup.windows import ALIGN, MIN_CUT, WINDOWS, align, align_exact, figure_correlation, ring_grey
+from pipeline.margins import TOLERANCE
 
 KINDS = ("direct", "trimmed", "mirror", "window")  # the order in which one pair's rows are preferred
 

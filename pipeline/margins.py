@@ -1,5 +1,8 @@
 """Trimming uniform margins: the content box that a border, a letterbox or a crop of plain margin leaves alone.
 
+Dedup hashes what is inside it (below); the filter's palette paints what is outside it white, so that a
+re-upload's frame in a character's colours is not taken for the character (``pipeline.filter.palette``).
+
 A figure on a white or flat background is the hard case for every other path: its 48x48 thumbnail is
 mostly background, so the alignment of the crop path fits two different small figures as well as it fits
 a crop (measured on spec-6 corpora: false window matches are nearly all such pictures), and its pHash
