@@ -9,7 +9,8 @@ of either head, what the report shows first), answers both heads for each from t
 a person looking at the picture would say, with ``filter.truth``'s definitions), appends the verdicts to
 the labels file, and reruns classifier + filter. Precision and recall of ``small`` and ``clutter`` are
 measured against the truth on the pictures the reviewer has *not* labelled (labelled ones follow their
-verdict by construction). Prints a table per round, then one JSON line.
+verdict by construction), and again over those with no pixel-rule reason (colour illustrations: where
+these heads decide what is kept). Prints a table per round, then one JSON line.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.config import load_keys  # noqa: E402
 from pipeline.filter.config import FilterConfig  # noqa: E402
+from pipeline.filter.decide import PIXEL_REASONS  # noqa: E402
 from pipeline.filter.truth import borderline, precision_recall, truth_table  # noqa: E402
 from pipeline.labels import append_label, make_label  # noqa: E402
 from pipeline.manifest import FILTER, read_manifest  # noqa: E402
@@ -44,6 +46,7 @@ HEADS = ("small", "clutter")
 def run_stages(w: Path, params: Path) -> None:
     common = ["--dedup", str(w / "dedup"), "--raw", str(w / "raw"), "--shards", str(w / "cache"),
               "--labels", str(w / "labels.csv"), "--params", str(params)]
+    common += ["--scoring", str(w / "scoring.json")]
     assert classifier.main(common + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
     assert filter_stage.main(common + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
                                        "--report", str(w / "report"), "--metrics", str(w / "f.json")]) == 0
@@ -68,7 +71,8 @@ def main() -> int:
                        "--labels", str(work / "dedup_labels.csv"), "--params", str(work / "params.yaml")]) == 0
     truth = None
     labelled: set[str] = set()
-    table = {"labels": [], **{h: {"precision": [], "recall": []} for h in HEADS}}
+    table = {"labels": [], **{h: {"precision": [], "recall": []} for h in HEADS},
+             "colour": {h: {"precision": [], "recall": []} for h in HEADS}}
     for rnd in range(a.rounds + 1):
         t0 = time.time()
         run_stages(work, work / "params.yaml")
@@ -78,12 +82,17 @@ def main() -> int:
             truth = truth_table(decisions[decisions["representative"]]["id"], corpus.truth, cfg.truth)
         ids = set(decisions[decisions["md5"].isin(labelled)]["id"])
         pr = precision_recall(decisions, truth, exclude=ids)
+        grey = set(decisions[decisions["reasons"].str.split().map(lambda r: bool(set(r) & set(PIXEL_REASONS)))]["id"])
+        colour = precision_recall(decisions, truth, exclude=ids | grey)  # where the heads decide
         table["labels"].append(len(labelled))
         for h in HEADS:
-            table[h]["precision"].append(pr[h]["precision"])
-            table[h]["recall"].append(pr[h]["recall"])
+            for key, got in ((table[h], pr[h]), (table["colour"][h], colour[h])):
+                key["precision"].append(got["precision"])
+                key["recall"].append(got["recall"])
         print(f"round {rnd}: {len(labelled)} labelled, thresholds {thresholds}, "
               + ", ".join(f"{h} P {pr[h]['precision']} R {pr[h]['recall']}" for h in HEADS)
+              + "; without a pixel-rule reason: "
+              + ", ".join(f"{h} P {colour[h]['precision']} R {colour[h]['recall']}" for h in HEADS)
               + f" ({time.time() - t0:.0f} s)", flush=True)
         if rnd == 0:  # tags only: every reason against the truth
             print("tags only, every reason:\n| reason | precision | recall | predicted | true |\n|---|---|---|---|---|")
@@ -98,9 +107,12 @@ def main() -> int:
             for h in HEADS:
                 append_label(work / "labels.csv", make_label(row.id, row.md5, h, int(bool(t[h])), "simulated-reviewer"))
             labelled.add(row.md5)
-    print("\n| labels | small P | small R | clutter P | clutter R |\n|---|---|---|---|---|")
+    print("\n| labels | small P | small R | clutter P | clutter R | without a pixel-rule reason: small P / R | "
+          "clutter P / R |\n|---|---|---|---|---|---|---|")
     for k, n in enumerate(table["labels"]):
-        print(f"| {n} | " + " | ".join(str(table[h][m][k]) for h in HEADS for m in ("precision", "recall")) + " |")
+        print(f"| {n} | " + " | ".join(str(table[h][m][k]) for h in HEADS for m in ("precision", "recall")) + " | "
+              + " | ".join(" / ".join(str(table["colour"][h][m][k]) for m in ("precision", "recall"))
+                           for h in HEADS) + " |")
     print(json.dumps(table))
     if a.work is None:
         shutil.rmtree(work, ignore_errors=True)

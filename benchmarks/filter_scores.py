@@ -5,8 +5,8 @@
 ``benchmarks/filter_review.py`` reruns the classifier and the filter every round (minutes each). This replays
 only its *rule* on one fixed score per candidate, in seconds: each round the ``--per-round`` unlabelled
 pictures whose score is nearest the threshold are answered from the truth and leave the measured set, and
-the threshold becomes the labelled pictures' best balanced-accuracy cut (``pipeline.filter.calibrate.best_cut``,
-the filter's own rule). Precision and recall are over the pictures not labelled, as the benchmark measures
+the threshold becomes the labelled pictures' best balanced-accuracy cut (``best_cut``; the filter's own rule
+until 2026-12-07, now ``pipeline.filter.calibrate``'s, which ``benchmarks/filter_review.py`` measures). Precision and recall are over the pictures not labelled, as the benchmark measures
 them. The replay gives each head its own ``--per-round`` nearest pictures, where the benchmark's per-round
 pictures are shared by the heads, so it is an upper bound for a score that the classifier would output.
 
@@ -36,7 +36,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import load_keys, load_truth_source  # noqa: E402
-from pipeline.filter.calibrate import best_cut  # noqa: E402
 from pipeline.filter.config import FilterConfig  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.samplebooru.corpus import Corpus  # noqa: E402
@@ -63,6 +62,19 @@ def replay(score: np.ndarray, truth: np.ndarray, rounds: int, per_round: int) ->
         if truth[labelled].any() and not truth[labelled].all():
             t = best_cut(p[labelled], truth[labelled], t)[0]
     return out
+
+
+def best_cut(p: np.ndarray, y: np.ndarray, prefer: float) -> tuple[float, float]:
+    """The threshold t (predict yes when p >= t) with the best balanced accuracy on (p, y), ties nearest
+    ``prefer``; and that accuracy."""
+    values = np.unique(p)
+    cuts = np.concatenate([[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
+    tpr = (p[y][None, :] >= cuts[:, None]).mean(axis=1)
+    tnr = (p[~y][None, :] < cuts[:, None]).mean(axis=1)
+    bal = (tpr + tnr) / 2
+    best = np.flatnonzero(bal >= bal.max() - 1e-12)
+    pick = best[np.argmin(np.abs(cuts[best] - prefer))]
+    return float(np.clip(cuts[pick], 0.0, 1.0)), float(bal[pick])
 
 
 def print_header(rounds: int, per_round: int) -> None:

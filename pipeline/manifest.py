@@ -138,8 +138,10 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("width", pa.int64()),
     ("height", pa.int64()),
     ("decoded_as", pa.string()),  # what was done to an odd file to read it ("" when nothing; null unless decoded)
-    ("p_small", pa.float64()),  # classifier probabilities, null unless scored
+    ("p_small", pa.float64()),  # the heads' calibrated probabilities, null unless scored
     ("p_clutter", pa.float64()),
+    ("figure", pa.float64()),  # the figure's measured share of the picture, null unless measured (palette)
+    ("background_ink", pa.float64()),  # mean ink outside the figure, null unless measured
     ("verdicts", pa.string()),  # the human verdicts in force, "target=value" sorted ("" when none)
 ]), ("id",))
 
@@ -161,6 +163,8 @@ FILTER_PIXELS = Manifest("pixels.parquet", pa.schema([
     ("panel_cover", pa.float64()),
     ("thumb", pa.binary()),  # the classifier's input: thumb x thumb x 3 uint8, row-major; null if failed
     ("preview", pa.binary()),  # the report's thumbnail: JPEG, long side encode.preview; null if failed
+    ("palette", pa.binary()),  # colour levels (PNG, long side encode.palette, margins white); null if failed
+    ("ink_map", pa.binary()),  # ink coverage on the same grid (PNG, 0-255); null if failed
 ]), ("md5",))
 
 # data/cache/lineart/<shard>.parquet: one row per distinct kept file (md5), made once whatever posts share it.

@@ -1,8 +1,10 @@
-"""DVC stage `classifier`: the CNN for "character too small" and "too cluttered", trained out-of-fold on tag
-weak labels and human verdicts, calibrated by the verdicts, exported to ONNX.
+"""DVC stage `classifier`: the heads "character too small" and "too cluttered": a CNN trained out-of-fold on
+tag weak labels and human verdicts (exported to ONNX), the characters' colours learnt from tags, and each
+head's score calibrated by the verdicts (models/scoring.json).
 
     python -m stages.classifier --dedup data/dedup --raw data/raw --shards data/cache/filter \
-        --labels review/labels.csv --out models/classifier.onnx --metrics metrics/classifier.json
+        --labels review/labels.csv --out models/classifier.onnx --scoring models/scoring.json \
+        --metrics metrics/classifier.json
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.classifier", description=__doc__.splitlines()[0])
-    for name in ("dedup", "raw", "shards", "labels", "out", "metrics"):
+    for name in ("dedup", "raw", "shards", "labels", "out", "scoring", "metrics"):
         ap.add_argument(f"--{name}", required=True, type=Path)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -34,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     labels, bad = read_labels(a.labels)
     for b in bad:
         print(f"classifier: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
-    result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out)
+    result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out, a.workers)
+    result.scoring.save(a.scoring)
     write_metrics(a.metrics, result.metrics | {"labels_skipped": len(bad)})
-    heads = ", ".join(f"{h} {result.metrics[h]['threshold']['how']} threshold {t:.3f}"
-                      for h, t in result.thresholds.items())
-    print(f"classifier: {result.metrics['pictures']} pictures, {cfg.train.folds} folds; {heads}")
+    heads = ", ".join(f"{h} {result.metrics[h]['calibration']['measure']['how']} (boundary "
+                      f"{result.metrics[h]['boundary']})" for h in result.scoring.fits)
+    print(f"classifier: {result.metrics['pictures']} pictures, {cfg.train.folds} folds, "
+          f"{len(result.scoring.palette.profiles)} appearance tags; {heads}")
     return 0
 
 

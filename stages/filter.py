@@ -1,8 +1,8 @@
 """DVC stage `filter`: rules, classifier scores and human verdicts -> one decision per dedup row, a report.
 
     python -m stages.filter --dedup data/dedup --raw data/raw --model models/classifier.onnx \
-        --shards data/cache/filter --labels review/labels.csv --out data/filter \
-        --report reports/filter --metrics metrics/filter.json
+        --scoring models/scoring.json --shards data/cache/filter --labels review/labels.csv \
+        --out data/filter --report reports/filter --metrics metrics/filter.json
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from pipeline.filter.decide import decide
 from pipeline.filter.encode import encode_representatives
 from pipeline.filter.metrics import filter_metrics
 from pipeline.filter.onnx_model import Scorer
+from pipeline.filter.scoring import Scoring, measure_rows, tags_by_md5
 from pipeline.labels import latest, read_labels
-from pipeline.manifest import DEDUP, FILTER, read_manifest, write_manifest
+from pipeline.manifest import DEDUP, FILTER, RAW_POSTS, read_manifest, write_manifest
 from pipeline.review.filter_report import filter_report
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.filter", description=__doc__.splitlines()[0])
-    for name in ("dedup", "raw", "model", "shards", "labels", "out", "report", "metrics"):
+    for name in ("dedup", "raw", "model", "scoring", "shards", "labels", "out", "report", "metrics"):
         ap.add_argument(f"--{name}", required=True, type=Path)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -34,19 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     source = load_truth_source(a.params)  # truth.* metrics only
     images = read_manifest(DEDUP.path(a.dedup), DEDUP)
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
-    scorer = Scorer(a.model, threads=a.workers)
-    scores = scorer.score_rows(pixels, cfg.batch)
+    ok, scoring = pixels[pixels["status"] == "ok"], Scoring.load(a.scoring)
+    tags = tags_by_md5(images, read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS))
+    scores = scoring.probabilities(measure_rows(ok, tags, scoring.palette, a.workers),
+                                   Scorer(a.model, threads=a.workers).score_rows(ok, cfg.batch))
     labels, bad = read_labels(a.labels)
     for b in bad:
         print(f"filter: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
     verdicts = latest(labels)
-    decisions = decide(images, pixels, scores, scorer.thresholds, cfg.rules, verdicts)
+    decisions = decide(images, pixels, scores, scoring.thresholds, cfg.rules, verdicts)
     write_manifest(decisions, FILTER.path(a.out), FILTER)
     decisions = read_manifest(FILTER.path(a.out), FILTER)  # as written: sorted, typed
-    filter_report(decisions, a.raw, scorer.thresholds, a.report, per_page=cfg.report.per_page, near_kept=cfg.report.near_kept,
-                  thumb=cfg.encode.preview, verdicts=verdicts, progress=True,
+    filter_report(decisions, a.raw, scoring.thresholds, a.report, per_page=cfg.report.per_page,
+                  near_kept=cfg.report.near_kept, thumb=cfg.encode.preview, verdicts=verdicts, progress=True,
                   previews=dict(zip(pixels["md5"], pixels["preview"], strict=True)))
-    m = filter_metrics(decisions, scorer.thresholds, cfg, source) | {"labels_skipped": len(bad)}
+    m = filter_metrics(decisions, scoring.thresholds, cfg, source) | {"labels_skipped": len(bad)}
     write_metrics(a.metrics, m)
     print(f"filter: {m['kept']} kept of {m['representatives']} representatives; rejected by reason "
           f"{m['rejected_by_reason']}")

@@ -2,8 +2,8 @@
 
 48 readable posts of the sample corpus (three duplicate groups among them) in ``data/raw``; two of them
 carry hostile tags and sources (a ``<script>`` and an attribute-breaking tag), as a booru could send.
-Filter decisions are *synthetic* (the filter stage is #10): seeded random scores cut at the thresholds,
-plus a rule reason without a score (greyscale, from the tag), and one duplicate row.
+Filter decisions are *synthetic* (the report's tests need no trained filter): seeded random scores cut at
+the thresholds, plus a rule reason without a score (greyscale, from the tag), and one duplicate row.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def synthetic_decisions(posts: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                       "representative": True, "decision": ["reject" if r else "keep" for r in first],
                       "keep": [not r for r in first], "reason": first, "reasons": reasons,
                       "width": posts["width"], "height": posts["height"], "decoded_as": "", "p_small": p_small,
-                      "p_clutter": p_clutter, "verdicts": ""})
+                      "p_clutter": p_clutter, "figure": np.nan, "background_ink": np.nan, "verdicts": ""})
     dup = d.index[-1]  # one post follows another's decision: a duplicate, not decided, not in the pages
     d.loc[dup, ["cluster", "representative", "decision", "keep", "reason", "reasons"]] = [
         int(d["id"].iloc[0]), False, "duplicate", False, "", ""]

@@ -24,12 +24,14 @@ from tests.conftest import corpus_params
 
 FAST = {"steps": 60, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
 CALIBRATION = {"min_labels": 6, "min_each": 2}
+PALETTE = {"min_cutouts": 4}  # 200 posts: a few cut-outs a tag
 
 
 def _params(path: Path) -> Path:
     params = corpus_params()
     params["filter"]["train"] |= FAST
     params["filter"]["calibration"] |= CALIBRATION
+    params["filter"]["palette"] |= PALETTE
     path.write_text(yaml.safe_dump(params))
     return path
 
@@ -37,8 +39,9 @@ def _params(path: Path) -> Path:
 def _run(w: Path, cache: str = "cache") -> dict:
     common = ["--dedup", str(w / "dedup"), "--raw", str(w / "raw"), "--shards", str(w / cache),
               "--labels", str(w / "labels.csv"), "--params", str(w / "params.yaml"), "--workers", "2"]
-    assert classifier.main(common + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
-    assert filter_stage.main(common + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
+    models = ["--scoring", str(w / "scoring.json")]
+    assert classifier.main(common + models + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
+    assert filter_stage.main(common + models + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
                                        "--report", str(w / "report"), "--metrics", str(w / "f.json")]) == 0
     return {"classifier": json.loads((w / "c.json").read_text()), "filter": json.loads((w / "f.json").read_text()),
             "decisions": read_manifest(FILTER.path(w / "filter"), FILTER)}
@@ -93,29 +96,39 @@ def test_same_params_give_byte_identical_decisions(work, tmp_path):
     assert FILTER.path(again / "filter").read_bytes() == FILTER.path(w / "filter").read_bytes()
 
 
-def test_human_labels_flip_decisions_and_move_the_threshold(work):
+def test_human_labels_flip_decisions_and_move_the_boundary(work):
+    """Verdicts that say "the boundary is elsewhere": the nearest rejected pictures are not too small, the
+    nearest kept ones are too cluttered (each head also told of its surest cases). They stick, and each
+    head's boundary moves the way they say."""
     w, first = work
     d = first["decisions"]
-    assert first["classifier"]["small"]["threshold"]["how"] == "fallback"
-    judged = d[d["representative"] & d["p_small"].notna() & (d["reasons"].str.split().map(len) <= 1)]
-    small = judged[judged["reasons"] == "small"].sort_values("p_small", ascending=False).head(4)
-    kept = judged[~judged["reasons"].str.contains("small")].sort_values("p_small", ascending=False).head(4)
-    assert len(small) == 4 and len(kept) == 4
-    for r in small.itertuples():  # "these are not too small", for the surest small ones
-        append_label(w / "labels.csv", make_label(r.id, r.md5, "small", 0, "test"))
-    for r in kept.itertuples():  # "these are", for ones the classifier did not call small
-        append_label(w / "labels.csv", make_label(r.id, r.md5, "small", 1, "test"))
+    for head in ("small", "clutter"):
+        assert first["classifier"][head]["calibration"]["measure"]["how"] == "tags"
+        assert first["classifier"][head]["boundary"] is not None
+    judged = d[d["representative"] & d["figure"].notna() & (d["reasons"].str.split().map(len) <= 1)]
+    small = judged[judged["reasons"] == "small"].sort_values("p_small")
+    kept = judged[judged["keep"]].sort_values("p_clutter")
+    flips = {"small": (small.head(4), 0), "clutter": (kept.tail(4), 1)}  # decisions they reverse
+    sure = {"small": (judged.sort_values("p_small").tail(4), 1), "clutter": (judged.sort_values("p_clutter").head(4), 0)}
+    labelled = set()
+    for head, (rows, value) in [*flips.items(), *sure.items(), ("clutter", (flips["small"][0], 0))]:
+        assert len(rows) == 4  # the last: the pictures kept from "small" are not cluttered either
+        for r in rows.itertuples():
+            append_label(w / "labels.csv", make_label(r.id, r.md5, head, value, "test"))
+            labelled.add(r.md5)
     with open(w / "labels.csv", "a") as f:
         f.write("this line is not a verdict\n")  # reported with its line number and skipped
     second = _run(w)
     d2 = second["decisions"].set_index("md5")
-    assert not d2.loc[small["md5"], "reasons"].str.contains("small").any()
-    assert d2.loc[small["md5"], "keep"].all()
-    assert d2.loc[kept["md5"], "reasons"].str.split().map(lambda r: "small" in r).all()
-    assert (~d2.loc[kept["md5"], "keep"]).all()
-    assert (d2.loc[kept["md5"], "verdicts"] == "small=1").all()
-    calibrated = second["classifier"]["small"]["threshold"]
-    assert calibrated["how"] == "calibrated" and calibrated["labels"] == 8
-    assert calibrated["threshold"] != first["classifier"]["small"]["threshold"]["threshold"]
-    assert second["filter"]["thresholds"]["small"] == calibrated["threshold"]
-    assert second["filter"]["labels_skipped"] == 1 and second["filter"]["verdicts_applied"] == 8
+    assert not d2.loc[flips["small"][0]["md5"], "reasons"].str.contains("small").any()
+    assert d2.loc[flips["small"][0]["md5"], "keep"].all()
+    assert d2.loc[flips["clutter"][0]["md5"], "reasons"].str.split().map(lambda r: "clutter" in r).all()
+    assert (~d2.loc[flips["clutter"][0]["md5"], "keep"]).all()
+    assert (d2.loc[flips["clutter"][0]["md5"], "verdicts"] == "clutter=1").all()
+    for head, n in (("small", 8), ("clutter", 12)):
+        fit = second["classifier"][head]["calibration"]["measure"]
+        assert fit["how"] == "verdicts" and fit["labels"] == n and fit["yes"] == 4, (head, fit)
+    # fewer pictures are too small (a smaller share), more are too cluttered (less ink)
+    assert second["classifier"]["small"]["boundary"] < first["classifier"]["small"]["boundary"]
+    assert second["classifier"]["clutter"]["boundary"] < first["classifier"]["clutter"]["boundary"]
+    assert second["filter"]["labels_skipped"] == 1 and second["filter"]["verdicts_applied"] == len(labelled)

@@ -1,11 +1,27 @@
-"""Labels for the classifier: tag weak labels, human verdicts over them, and the thresholds they calibrate.
+"""Labels for the heads: tag weak labels, human verdicts over them, and the probabilities they calibrate.
 
 Weak labels are free but coarse: ``wide_shot`` says a figure is small, not whether it is *too* small.
-Human verdicts (``review/labels.csv``) are few but exact, so they do two things: they replace the tag label
-of their picture in training (with more weight), and they set the threshold of their head: the cut of the
-labelled pictures' out-of-fold scores that best separates "yes" from "no" (balanced accuracy; the cut
-midway between two scores; ties go to the cut nearest the fallback). Labels move the boundary, not only
-the weights, and a threshold is never fitted to scores of a model that trained on those pictures.
+Human verdicts (``review/labels.csv``) are few but exact. Each head's score (the figure's share, the
+background's ink, or the CNN's logit where those cannot be measured) becomes a probability, and a picture
+is rejected when it reaches ``calibration.threshold``. The documented rule (``calibrate``), by which the
+verdicts move the boundary:
+
+- The boundary is a *rank* among the pictures' scores, and a verdict is a noisy look at which side of it a
+  picture lies: P(yes | rank u) = sigmoid(s (u - u0)), the slope s unknown (a grid from a sharp to a
+  soft boundary). Ranks, not score units, so the rule is the same for a share, an ink density or a logit.
+- Before any verdict, the boundary is where the tags put it (a logistic fit of the weak labels on the
+  score): ``prior_tags`` of the prior sits there (``prior_width`` ranks wide), the rest spreads evenly
+  over every rank, because people may draw the line anywhere.
+- Each verdict multiplies in its likelihood; a picture's probability is the posterior mean of the
+  sigmoid. Verdicts that all say "no" around the tags' boundary kill the prior's peak, and the boundary
+  jumps to the middle of the ranks left: the next pictures shown are there, a bisection. Verdicts on both
+  sides pin it, and its sharpness, down. Sampling the pictures nearest the boundary (what the report
+  shows first) does not bias this: the likelihood is of the verdict given the score.
+- With neither tags of both values nor verdicts, there is no calibration (``how: none``): the measured
+  score is not used, the CNN's is read as a probability.
+
+The result is a curve (score knots and their probabilities) that both stages interpolate, so the filter
+stage needs no ranks of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +34,8 @@ import pandas as pd
 from pipeline.filter.config import CalibrationParams, WeakParams
 from pipeline.filter.model import HEADS
 from pipeline.labels import Label
+
+L2 = 1e-3  # a hair of ridge on (slope, intercept): separable verdicts give a steep, finite fit
 
 
 def weak_labels(tags: pd.Series, weak: WeakParams) -> np.ndarray:
@@ -43,31 +61,68 @@ def human_labels(md5s: pd.Series, verdicts: Mapping[tuple[str, str], Label]) -> 
     return out
 
 
-def calibrate(scores: np.ndarray, human: np.ndarray, cfg: CalibrationParams) -> dict[str, dict]:
-    """Per head: ``threshold``, how it was set (``calibrated`` | ``fallback``) and the labels it saw."""
-    out = {}
-    for k, head in enumerate(HEADS):
-        known = ~np.isnan(human[:, k])
-        p, y = scores[known, k], human[known, k] == 1
-        n_yes, n_no = int(y.sum()), int((~y).sum())
-        record = {"labels": int(known.sum()), "yes": n_yes, "no": n_no}
-        if known.sum() >= cfg.min_labels and min(n_yes, n_no) >= cfg.min_each:
-            t, acc = best_cut(p, y, cfg.fallback)
-            out[head] = record | {"threshold": t, "how": "calibrated", "balanced_accuracy": acc}
-        else:
-            out[head] = record | {"threshold": cfg.fallback, "how": "fallback"}
-    return out
+def enough(human: np.ndarray, cfg: CalibrationParams) -> bool:
+    """Whether one head's verdicts (a column of ``human_labels``) are enough for the CNN's verdict logit."""
+    y = human[~np.isnan(human)]
+    return len(y) >= cfg.min_labels and min(int((y == 1).sum()), int((y == 0).sum())) >= cfg.min_each
 
 
-def best_cut(p: np.ndarray, y: np.ndarray, prefer: float) -> tuple[float, float]:
-    """The threshold t (predict yes when p >= t) with the best balanced accuracy on (p, y)."""
-    values = np.unique(p)
-    cuts = np.concatenate([[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
-    yes = p[y]
-    no = p[~y]
-    tpr = (yes[None, :] >= cuts[:, None]).mean(axis=1)
-    tnr = (no[None, :] < cuts[:, None]).mean(axis=1)
-    bal = (tpr + tnr) / 2
-    best = np.flatnonzero(bal >= bal.max() - 1e-12)
-    pick = best[np.argmin(np.abs(cuts[best] - prefer))]
-    return float(np.clip(cuts[pick], 0.0, 1.0)), float(bal[pick])
+SLOPES = np.exp(np.linspace(np.log(10.0), np.log(3000.0), 30))  # per unit of rank: soft to sharp
+GRID = np.linspace(0.0, 1.0, 401)  # the boundary's possible ranks
+KNOTS = 1024  # the curve's points (score quantiles)
+
+
+def calibrate(x: np.ndarray, weak: np.ndarray, human: np.ndarray, cfg: CalibrationParams) -> dict:
+    """``{x, p, how, labels, yes, no}`` for one head and one score (module docstring): ``x``, ``weak`` and
+    ``human`` are over the pictures that score; ``probability(x, curve)`` reads it."""
+    labelled = ~np.isnan(human)
+    record = {"labels": int(labelled.sum()), "yes": int((human == 1).sum()), "no": int((human == 0).sum())}
+    known = ~np.isnan(weak)
+    tags = bool(known.any() and 0 < np.nansum(weak) < known.sum())
+    if not len(x) or not (tags or (record["yes"] and record["no"])):
+        return record | {"x": [], "p": [], "how": "none"}
+    order = np.sort(x)
+    u = (np.searchsorted(order, x, side="left") + np.searchsorted(order, x, side="right")) / (2 * len(x))
+    log_prior = np.log(np.full(len(GRID), 1.0 - cfg.prior_tags if tags else 1.0))
+    if tags:
+        a, b = fit_logistic(x[known], weak[known], np.ones(int(known.sum())))
+        u_tags = np.searchsorted(order, -b / a) / len(x) if a > 0 else 0.5
+        peak = np.exp(-(GRID - u_tags) ** 2 / (2 * cfg.prior_width ** 2)) / np.sqrt(2 * np.pi * cfg.prior_width ** 2)
+        log_prior = np.log(np.exp(log_prior) + cfg.prior_tags * peak)
+    log_post = np.repeat(log_prior[:, None], len(SLOPES), axis=1)
+    if labelled.any():
+        z = SLOPES[None, None, :] * (u[labelled][:, None, None] - GRID[None, :, None])
+        y = human[labelled][:, None, None]
+        log_post += (-np.logaddexp(0, -z) * y - np.logaddexp(0, z) * (1 - y)).sum(axis=0)
+    post = np.exp(log_post - log_post.max())
+    post /= post.sum()
+    knots = np.unique(np.quantile(x, np.linspace(0, 1, KNOTS)))
+    uk = (np.searchsorted(order, knots, side="left") + np.searchsorted(order, knots, side="right")) / (2 * len(x))
+    z = np.clip(SLOPES[None, None, :] * (uk[:, None, None] - GRID[None, :, None]), -50, 50)
+    p = (post[None] / (1 + np.exp(-z))).sum(axis=(1, 2))
+    return record | {"x": [round(float(v), 6) for v in knots], "p": [round(float(v), 6) for v in p],
+                     "how": "verdicts" if labelled.any() else "tags"}
+
+
+def probability(x: np.ndarray, curve: Mapping) -> np.ndarray:
+    """The calibrated probability of scores ``x`` (linear between the curve's knots, flat beyond)."""
+    return np.interp(np.asarray(x, float), curve["x"], curve["p"])
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted logistic regression of ``y`` (0/1) on one feature by Newton's method: (slope, intercept).
+    The feature is standardised first, so the steps are well scaled whatever its units."""
+    mu = float(np.average(x, weights=w))
+    sd = float(np.sqrt(np.average((x - mu) ** 2, weights=w))) or 1.0
+    z = np.stack([(x - mu) / sd, np.ones_like(x)], axis=1)
+    beta = np.zeros(2)
+    scale = w.sum()
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(z @ beta, -30, 30)))
+        grad = z.T @ (w * (p - y)) / scale + L2 * beta
+        hess = (z * (w * p * (1 - p))[:, None]).T @ z / scale + L2 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(beta[0] / sd), float(beta[1] - beta[0] * mu / sd)

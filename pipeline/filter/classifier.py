@@ -1,9 +1,11 @@
-"""The classifier stage's work: labels for every representative, out-of-fold training, calibration, export.
+"""The classifier stage's work: labels for every representative, out-of-fold training, the palette, calibration.
 
 Pictures are the readable dedup representatives (duplicates would put one drawing in two folds). Each
-picture's targets are its human verdicts where there are any, else its tag weak labels; ``metrics`` says
-how the out-of-fold scores agree with both, so a user sees how noisy the tags are and how well the model
-follows the people who labelled.
+picture's targets are its human verdicts where there are any, else its tag weak labels. The CNN is trained
+out-of-fold and exported; the palette (``pipeline.filter.palette``) is learnt from tags; each head's score
+(the measure where there is one, else the CNN's) is calibrated into a probability
+(``pipeline.filter.scoring``). ``metrics`` says how the probabilities agree with the tags and with the people
+who labelled, so a user sees how noisy the tags are and how well the filter follows the verdicts.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from pipeline.filter.calibrate import calibrate, human_labels, weak_labels
+from pipeline.filter.calibrate import enough, human_labels, weak_labels
 from pipeline.filter.config import ClassifierConfig
 from pipeline.filter.encode import thumbs_of
 from pipeline.filter.model import HEADS
 from pipeline.filter.onnx_model import Scorer, export
+from pipeline.filter.palette import learn, unpng
+from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, measure_rows
 from pipeline.filter.train import fold_of, train_folds
 from pipeline.labels import Label
 
@@ -28,22 +32,22 @@ from pipeline.labels import Label
 @dataclass
 class Result:
     metrics: dict
-    thresholds: dict[str, float]
-    md5s: list[str]
-    oof: np.ndarray
+    scoring: Scoring
+    probabilities: pd.DataFrame  # md5, p_<head>..., the measures
 
 
 def training_set(images: pd.DataFrame, posts: pd.DataFrame, pixels: pd.DataFrame) -> pd.DataFrame:
-    """The decodable representatives with their tags (md5, tags, thumb), in md5 order."""
+    """The decodable representatives with their tags and saved encodings, in md5 order."""
     reps = images[(images["status"] == "ok") & images["keep"]][["id", "md5"]]
     reps = reps.merge(posts[["id", "tags"]], on="id", how="left").drop_duplicates("md5")
-    ok = pixels[pixels["status"] == "ok"][["md5", "thumb"]]
+    ok = pixels[pixels["status"] == "ok"][["md5", "status", "colour", "thumb", "palette", "ink_map"]]
     return reps.merge(ok, on="md5").sort_values("md5", kind="stable").reset_index(drop=True)
 
 
 def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Label], cfg: ClassifierConfig,
-                     out: Path | str, progress: bool = True) -> Result:
-    """Train the k fold models on ``data`` (``training_set``), calibrate, export to ``out``, check parity."""
+                     out: Path | str, workers: int = 1, progress: bool = True) -> Result:
+    """Train the k fold models on ``data`` (``training_set``), export to ``out``, check parity, learn the
+    palette and calibrate every head's score."""
     thumbs = thumbs_of(data, cfg.encode.thumb)
     weak = weak_labels(data["tags"], cfg.weak)
     human = human_labels(data["md5"], verdicts)
@@ -53,27 +57,42 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
     folds = np.array([fold_of(m, cfg.train.folds) for m in data["md5"]])
     trained = train_folds(thumbs, targets, weights, folds, cfg.train, progress=progress)
     n = len(HEADS)
-    calib = calibrate(trained.oof[:, n:], human, cfg.calibration)
-    use = [calib[h]["how"] == "calibrated" for h in HEADS]
-    scores = np.stack([trained.oof[:, k + (n if use[k] else 0)] for k in range(n)], axis=1)
-    thresholds = {h: calib[h]["threshold"] for h in HEADS}
-    export(trained.models, out, thumb=cfg.encode.thumb, thresholds=thresholds, use_verdicts=use)
-    onnx_scores = Scorer(out, threads=cfg.train.threads).score(list(data["md5"]), thumbs, cfg.batch)
-    parity = float(np.abs(onnx_scores - scores).max())
-    metrics = {"pictures": len(data), "folds": cfg.train.folds, "thumb": cfg.encode.thumb,
-               "onnx_parity": {"max_abs_diff": parity, "tolerance": 1e-4},
-               "loss": {f"fold{k}": [round(x, 5) for x in h] for k, h in enumerate(trained.losses)}}
-    for k, head in enumerate(HEADS):
-        labelled = ~np.isnan(human[:, k])
-        only_weak = ~labelled & ~np.isnan(weak[:, k])
-        metrics[head] = {"threshold": calib[head], "logit": "verdict" if use[k] else "tag",
-                         "weak_labels": int((~np.isnan(weak[:, k])).sum()),
-                         "weak_positive": int((weak[:, k] == 1).sum()),
-                         "against_weak": agreement(scores[only_weak, k], weak[only_weak, k] == 1, thresholds[head]),
-                         "against_human": agreement(scores[labelled, k], human[labelled, k] == 1, thresholds[head])}
+    use = [enough(human[:, k], cfg.calibration) for k in range(n)]
+    cnn = np.stack([trained.oof[:, k + (n if use[k] else 0)] for k in range(n)], axis=1)
+    export(trained.models, out, thumb=cfg.encode.thumb, use_verdicts=use)
+    parity = float(np.abs(Scorer(out, threads=cfg.train.threads).score_rows(data, cfg.batch) - cnn).max())
     if parity > 1e-4:
         raise RuntimeError(f"onnxruntime and torch differ by {parity:.3g} (> 1e-4)")
-    return Result(metrics, thresholds, list(data["md5"]), scores)
+    tags = [set(str(t).split()) for t in data["tags"].fillna("")]
+    palette = learn([unpng(b) for b in data["palette"]], tags, data["colour"].to_numpy(), cfg.palette)
+    measured = measure_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
+    scoring = fit_scoring(palette, measured, cnn, weak, human, cfg.calibration)
+    probs = scoring.probabilities(measured, cnn)
+    metrics = {"pictures": len(data), "folds": cfg.train.folds, "thumb": cfg.encode.thumb,
+               "onnx_parity": {"max_abs_diff": parity, "tolerance": 1e-4},
+               "loss": {f"fold{k}": [round(x, 5) for x in h] for k, h in enumerate(trained.losses)},
+               "palette": {"appearance_tags": sorted(palette.profiles), "measured": int(
+                   measured[MEASURES["small"]].notna().sum())}, "threshold": scoring.threshold}
+    for k, head in enumerate(HEADS):
+        p = probs[f"p_{head}"].to_numpy()
+        labelled = ~np.isnan(human[:, k])
+        only_weak = ~labelled & ~np.isnan(weak[:, k])
+        metrics[head] = {"calibration": scoring.fits[head], "cnn_logit": "verdict" if use[k] else "tag",
+                         "boundary": boundary(scoring.fits[head]["measure"], head, scoring.threshold),
+                         "weak_labels": int((~np.isnan(weak[:, k])).sum()),
+                         "weak_positive": int((weak[:, k] == 1).sum()),
+                         "against_weak": agreement(p[only_weak], weak[only_weak, k] == 1, scoring.threshold),
+                         "against_human": agreement(p[labelled], human[labelled, k] == 1, scoring.threshold)}
+    return Result(metrics, scoring, probs)
+
+
+def boundary(curve: Mapping, head: str, threshold: float) -> float | None:
+    """The measure at which the head's probability reaches the threshold: a figure share (below it: too
+    small), a background ink density (above it: too cluttered); None without a calibrated measure."""
+    if curve["how"] == "none" or max(curve["p"]) < threshold:
+        return None
+    x = float(curve["x"][int(np.argmax(np.asarray(curve["p"]) >= threshold))])
+    return round(float((np.exp(-x) if head == "small" else np.exp(x)) - FLOOR[head]), 6)
 
 
 def logit_targets(weak: np.ndarray, human: np.ndarray, human_weight: float) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,9 @@ setting decides, so dvc.yaml can list exactly the keys each stage reads:
 - ``encode``: what is measured of each file (the saved features and thumbnails): a change re-decodes;
 - ``weak`` and ``train``: the classifier's labels and training (the classifier stage only, which reads
   ``ClassifierConfig``'s keys; the filter stage reads ``FilterConfig``'s);
-- ``calibration``: how human verdicts move each head's threshold (the classifier stage);
+- ``palette``: how each character's colours are learnt from tags, and the figure they find (the classifier
+  stage: the filter stage reads the learnt palette from ``models/scoring.json``);
+- ``calibration``: how human verdicts move each head's boundary (the classifier stage);
 - ``rules``: the pixel and file rules' thresholds: a change only re-decides, from saved numbers;
 - ``truth``: what "too small" and "too cluttered" mean when measuring against the sample corpus's truth
   (``truth.*`` metrics and the simulated reviewer only: never a decision).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.filter.palette import PaletteParams
 from pipeline.filter.train import TrainConfig
 
 
@@ -28,10 +31,12 @@ class EncodeParams:
     preview: int  # the report's thumbnails (long side), made at encoding so the report decodes nothing
     detail_colour: float  # at most this share of coloured pixels: grey tones measured at the decoded size
     screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
+    palette: int  # long side of the colour-bin and ink maps the heads' measures read (pipeline.filter.palette)
+    ink_grey: float  # the grey of the line ink: a pixel this dark under its closing is all ink
 
     def __post_init__(self) -> None:
-        if min(self.shard_size, self.long_side, self.thumb, self.preview) < 1:
-            raise ValueError("encode: shard_size, long_side, thumb and preview must be at least 1")
+        if min(self.shard_size, self.long_side, self.thumb, self.preview, self.palette) < 1:
+            raise ValueError("encode: shard_size, long_side, thumb, preview and palette must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,20 @@ class WeakParams:
 
 @dataclass(frozen=True)
 class CalibrationParams:
-    """A head's threshold is the cut of the human-labelled pictures' out-of-fold scores that best
-    separates their verdicts (balanced accuracy) once it has ``min_labels`` verdicts with at least
-    ``min_each`` of each value; before that, ``fallback``."""
+    """How verdicts turn each head's score into a probability (``pipeline.filter.calibrate``: the rule)."""
 
-    min_labels: int
-    min_each: int
-    fallback: float
+    min_labels: int  # verdicts on a head before the CNN's verdict logit scores it ...
+    min_each: int  # ... with at least this many of each value
+    prior_tags: float  # the prior's share on the tags' boundary (the rest: even over every rank)
+    prior_width: float  # its width, in ranks (0.02: 2% of the pictures either side)
+    threshold: float  # a head rejects a picture whose probability is at least this
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"calibration.threshold must be a probability strictly between 0 and 1, got "
+                             f"{self.threshold}")
+        if not (0.0 <= self.prior_tags < 1.0 and self.prior_width > 0.0):
+            raise ValueError("calibration: prior_tags must be in [0, 1) and prior_width above 0")
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class ClassifierConfig:
     encode: EncodeParams
     weak: WeakParams
     train: TrainConfig
+    palette: PaletteParams
     calibration: CalibrationParams
     batch: int  # pictures per onnxruntime call
 

@@ -19,11 +19,12 @@ from PIL import Image
 
 from pipeline.filter.config import EncodeParams
 from pipeline.filter.decode import Unreadable, load_rgb, thumbnail, to_rgb
+from pipeline.filter.palette import maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-7"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-8"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
@@ -35,10 +36,11 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
         return error_row(item, exc.reason)
     small = _reduced(rgb, max(cfg.thumb, cfg.preview))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    colours, ink_map = maps(rgb, grey, cfg.palette, cfg.ink_grey)
     row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
            "frames": _frames(how), "decoded_as": how, **measure(rgb, grey),
            "thumb": thumbnail(small, cfg.thumb).tobytes(), "preview": preview(small, cfg.preview),
-           "ink": None, "fill": None, "off_level_fill": None}
+           "palette": colours, "ink_map": ink_map, "ink": None, "fill": None, "off_level_fill": None}
     if row["colour"] <= cfg.detail_colour:
         # Only a grey picture's tones are ever read (the tone rules), and they are told apart by its fills,
         # which a small figure only shows at the resolution it was decoded at (no second decode). A colour
@@ -74,7 +76,8 @@ def _frames(how: str) -> int:
 def error_row(item: tuple[str, str], reason: str) -> dict:
     md5, rel = item
     return {"md5": md5, "path": rel, "status": "failed", "reason": reason, "width": 0, "height": 0,
-            "frames": 0, "decoded_as": "", **{f: None for f in FEATURES}, "thumb": None, "preview": None}
+            "frames": 0, "decoded_as": "", **{f: None for f in FEATURES}, "thumb": None, "preview": None,
+            "palette": None, "ink_map": None}
 
 
 def encode(items: list[tuple[str, str]], raw_dir: Path | str, shard_dir: Path | str, cfg: EncodeParams,

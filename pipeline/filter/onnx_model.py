@@ -3,8 +3,9 @@
 Inputs ``thumbs`` (N, 3, S, S) float in [0, 1], all of one fold, and ``fold`` (1,) int64; output ``probs``
 (N, heads), from the model of that fold (``pipeline.filter.train.fold_of``; ``Scorer`` groups the pictures by
 fold): the filter stage's scores are out-of-fold, like the ones calibration saw, at the cost of one model.
-The metadata carries the thumbnail size, the heads, the number of folds and each head's threshold, so the
-filter stage never asks the classifier's params.
+The metadata carries the thumbnail size, the heads and the number of folds, so the filter stage never asks
+the classifier's params. Its probabilities are one of the heads' scores (``pipeline.filter.scoring``), not
+decisions: the thresholds live with the calibrations in ``models/scoring.json``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from pipeline.filter.model import HEADS, FilterNet, FoldEnsemble
 from pipeline.filter.train import fold_of
 from pipeline.store import atomic_path
 
-META = "linecolor.classifier"  # metadata_props key: JSON {thumb, heads, folds, thresholds}
+META = "linecolor.classifier"  # metadata_props key: JSON {thumb, heads, folds, logits}
 
 
-def export(models: list[FilterNet], out: Path | str, *, thumb: int, thresholds: dict[str, float],
-           use_verdicts: list[bool], opset: int = 18) -> None:
+def export(models: list[FilterNet], out: Path | str, *, thumb: int, use_verdicts: list[bool],
+           opset: int = 18) -> None:
     """Write the ensemble with a dynamic batch (atomically: temp file, then rename)."""
     ensemble = FoldEnsemble(models, use_verdicts).eval()
     x, fold = torch.zeros(2, 3, thumb, thumb), torch.zeros(1, dtype=torch.int64)
@@ -42,7 +43,7 @@ def export(models: list[FilterNet], out: Path | str, *, thumb: int, thresholds: 
                                     dynamic_shapes=({0: n}, None), verbose=False)
         program.save(str(raw))
         model = onnx.load(str(raw))
-        info = {"thumb": thumb, "heads": list(HEADS), "folds": len(models), "thresholds": thresholds,
+        info = {"thumb": thumb, "heads": list(HEADS), "folds": len(models),
                 "logits": {h: "verdict" if v else "tag" for h, v in zip(HEADS, use_verdicts, strict=True)}}
         model.metadata_props.add(key=META, value=json.dumps(info, sort_keys=True))
         onnx.checker.check_model(model)
@@ -62,15 +63,9 @@ class Scorer:
             raise ValueError(f"{path}: not a classifier exported by pipeline.filter (no {META} metadata)")
         self.info = json.loads(props[META])
 
-    @property
-    def thresholds(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.info["thresholds"].items()}
-
-    def score_rows(self, pixels: pd.DataFrame, batch: int) -> pd.DataFrame:
-        """``md5, p_<head>...`` for the FILTER_PIXELS rows that have a thumbnail."""
-        ok = pixels[pixels["status"] == "ok"]
-        probs = self.score(list(ok["md5"]), thumbs_of(ok, self.info["thumb"]), batch)
-        return pd.DataFrame({"md5": ok["md5"].to_numpy(), **{f"p_{h}": probs[:, k] for k, h in enumerate(HEADS)}})
+    def score_rows(self, pixels: pd.DataFrame, batch: int) -> np.ndarray:
+        """(N, heads) CNN probabilities of FILTER_PIXELS rows that all have a thumbnail (status ok)."""
+        return self.score(list(pixels["md5"]), thumbs_of(pixels, self.info["thumb"]), batch)
 
     def score(self, md5s: list[str], thumbs: np.ndarray, batch: int) -> np.ndarray:
         """Each picture through the model of its fold: the pictures of one fold at a time, in batches."""

@@ -1,0 +1,185 @@
+"""Each character's colours, learnt from tags: the figure they find in a picture and the ink around it.
+
+Why (README "Filter"): "too small" and "too cluttered" are a figure's share of the picture and the line
+density of what is not the figure, and a thumbnail CNN trained on framing tags ranks neither *within* a tag
+(``wide_shot`` spans 0.3% to 7%). A booru character is drawn in the same colours in every picture, and the
+name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` measured each choice):
+
+- **Encoding** (``maps``, once per file, beside the pixel statistics): the picture at long side ``side`` with
+  its colours in 3-bit bins a channel (JPEG noise and anti-aliasing stay in their bin) and uniform margins
+  painted white (a re-upload's frame: ``pipeline.margins.content_box``); and its *ink map*, measured at
+  the size the file decodes to and area-averaged to the same grid: per pixel, how far it is from its 7 x 7
+  closing toward the ink, ``(closed - grey) / (closed - ink)``, so a thin line keeps its share of ink.
+- **Learning** (``learn``, tags only): the colour pictures tagged with a cut-out tag (``white_background``)
+  and none of the excluded ones give their off-paper pixels; a tag's profile is the mean colour histogram of
+  the pictures carrying it. An *appearance tag* has at least ``min_cutouts`` of them and a profile at a
+  total-variation distance of at least ``min_distance`` from their pooled profile (names, hair and eye
+  colours; not ``1girl`` or ``smile``). The background profile pools the colour pictures with a background
+  tag (``wide_shot`` on a simple or detailed background: their figures are a few percent of them).
+- **Measuring** (``Palette.measure``): the figure is the pixels ``ratio`` times likelier under one of the
+  post's appearance profiles than under the background's, closed 3 x 3 (the outlines between the parts);
+  its share is the ``small`` measure. The ``clutter`` measure is the mean ink outside the figure's blobs that
+  hold at least ``need`` of one tag's ``top`` colours (a tree's green and brown is not the girl in green with
+  brown hair), dilated by about 11 px at 512.
+
+A picture with no colour or no appearance tag is not measured (``None``): the CNN scores it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.margins import content_box
+
+BITS = 3  # colour bins: 3 bits a channel dropped, 32 levels kept
+LEVELS = 256 >> BITS
+BINS = LEVELS ** 3
+PAPER = 24  # a cut-out's pixel is off the paper when a channel is further than this from white
+CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # wider than a line at 512-1023 px
+INK_MIN = 25  # grey levels under the closing below which a pixel holds no ink (paper grain, JPEG noise)
+DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outline is not background ink
+
+
+@dataclass(frozen=True)
+class PaletteParams:
+    """params.yaml ``filter.palette`` (module docstring)."""
+
+    min_colour: float  # pictures with at least this share of coloured pixels are the colour ones
+    cutout_tags: tuple[str, ...]  # a figure on plain paper: its off-paper pixels are the figure's
+    background_tags: tuple[str, ...]  # a wide shot ...
+    scenery_tags: tuple[str, ...]  # ... on one of these backgrounds: mostly background pixels
+    exclude_tags: tuple[str, ...]  # never a cut-out (a portrait's paper is its background; a comic's panels)
+    min_cutouts: int
+    min_distance: float
+    ratio: float
+    top: int
+    need: int
+
+
+def quantise(levels: np.ndarray) -> np.ndarray:
+    """(..., 3) levels (0..LEVELS-1, a colour map's pixels) -> (...) bin index."""
+    p = levels.astype(np.int32)
+    return (p[..., 0] * LEVELS + p[..., 1]) * LEVELS + p[..., 2]
+
+
+def maps(rgb: np.ndarray, grey: np.ndarray, side: int, ink_grey: float) -> tuple[bytes, bytes]:
+    """The colour-bin map and the ink map of a decoded picture (module docstring), as PNG bytes."""
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * side / max(h, w))), max(1, round(h * side / max(h, w))))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    levels = small >> BITS
+    x0, y0, x1, y1 = content_box(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+    margin = np.ones(levels.shape[:2], bool)
+    margin[y0:y1, x0:x1] = False
+    levels[margin] = LEVELS - 1
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, CLOSE).astype(np.float32)
+    depth = closed - grey.astype(np.float32)
+    cover = np.clip(depth / np.maximum(closed - ink_grey, 20), 0, 1)
+    cover[depth < INK_MIN] = 0
+    ink = np.rint(cv2.resize(cover, size, interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)
+    return _png(levels), _png(ink)
+
+
+def _png(a: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", a)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def unpng(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def histogram(bins: np.ndarray) -> np.ndarray:
+    h = np.bincount(bins.ravel(), minlength=BINS).astype(np.float64)
+    return h / max(1.0, h.sum())
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The appearance tags' profiles and the background profile, with what ``measure`` needs."""
+
+    profiles: dict[str, np.ndarray]
+    background: np.ndarray
+    params: PaletteParams
+
+    def measure(self, colours: np.ndarray, ink: np.ndarray, tags: Iterable[str]) -> tuple[float, float] | None:
+        """(figure share, mean ink outside the figure) of one picture's maps, or None when not measurable."""
+        mine = [self.profiles[t] for t in sorted(set(tags) & self.profiles.keys())]
+        if not mine:
+            return None
+        q = quantise(colours)
+        likely = np.max([p[q] for p in mine], axis=0)
+        fig = (likely > self.params.ratio * (self.background[q] + 1e-6)).astype(np.uint8)
+        fig = cv2.morphologyEx(fig, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        scene = cv2.dilate(self._blobs(q, fig, mine), np.ones((DILATE, DILATE), np.uint8))
+        out = scene == 0
+        return float(fig.mean()), float(ink[out].sum() / 255.0 / max(1, int(out.sum())))
+
+    def _blobs(self, q: np.ndarray, fig: np.ndarray, mine: list[np.ndarray]) -> np.ndarray:
+        """``fig`` kept only in the blobs that hold at least ``need`` of one tag's ``top`` colours."""
+        n, blobs = cv2.connectedComponents(cv2.dilate(fig, np.ones((5, 5), np.uint8)), connectivity=8)
+        keep = np.zeros(n, bool)
+        for p in mine:
+            present = np.zeros((n, self.params.top), bool)
+            for k, colour in enumerate(np.argsort(-p, kind="stable")[:self.params.top]):
+                present[np.unique(blobs[q == colour]), k] = True
+            keep |= present.sum(axis=1) >= self.params.need
+        keep[0] = False
+        return ((fig > 0) & keep[blobs]).astype(np.uint8)
+
+    def to_doc(self) -> dict:
+        """JSON-ready, byte-stable for the same profiles (sparse bins at fixed precision)."""
+        return {"params": asdict(self.params), "bins": BINS, "background": _sparse(self.background),
+                "profiles": {t: _sparse(p) for t, p in sorted(self.profiles.items())}}
+
+    @classmethod
+    def from_doc(cls, doc: dict, where: str) -> Palette:
+        if doc.get("bins") != BINS:
+            raise ValueError(f"{where}: a palette of {doc.get('bins')} colour bins; this code reads {BINS}")
+        params = PaletteParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc["params"].items()})
+        return cls({t: _dense(p) for t, p in doc["profiles"].items()}, _dense(doc["background"]), params)
+
+
+def _sparse(h: np.ndarray) -> dict[str, float]:
+    """The non-zero bins (a profile holds a few thousand of 32768), at 6 significant digits."""
+    return {str(int(k)): float(f"{h[k]:.6g}") for k in np.flatnonzero(h)}
+
+
+def _dense(h: dict[str, float]) -> np.ndarray:
+    out = np.zeros(BINS)
+    out[[int(k) for k in h]] = list(h.values())
+    return out
+
+
+def learn(colour_maps: list[np.ndarray], tags: list[set[str]], colour: np.ndarray, cfg: PaletteParams) -> Palette:
+    """The palette of a crawl (module docstring): ``colour_maps`` are the pictures' stored maps, ``colour``
+    their coloured share; tags only, never a verdict or a truth."""
+    per_tag, n_tag = defaultdict(lambda: np.zeros(BINS)), defaultdict(int)
+    pooled, background = np.zeros(BINS), np.zeros(BINS)
+    for levels, t, c in zip(colour_maps, tags, colour, strict=True):
+        if c < cfg.min_colour or t & set(cfg.exclude_tags):
+            continue
+        if t & set(cfg.cutout_tags):
+            off = levels.min(axis=2) <= (255 - PAPER - 1) >> BITS
+            if off.sum() > 20:
+                h = histogram(quantise(levels[off]))
+                pooled += h
+                for tag in t:
+                    per_tag[tag] += h
+                    n_tag[tag] += 1
+        if t & set(cfg.background_tags) and t & set(cfg.scenery_tags):
+            background += histogram(quantise(levels))
+    pooled /= max(1.0, pooled.sum())
+    profiles = {}
+    for tag in sorted(per_tag):
+        h = per_tag[tag] / per_tag[tag].sum()
+        if n_tag[tag] >= cfg.min_cutouts and 0.5 * np.abs(h - pooled).sum() >= cfg.min_distance:
+            profiles[tag] = _dense(_sparse(h))  # as saved: the filter stage measures with what was written
+    return Palette(profiles, _dense(_sparse(background / max(1.0, background.sum()))), cfg)

@@ -1,0 +1,118 @@
+"""The heads' probabilities: each picture's measure (``pipeline.filter.palette``) or, where it has none, its
+CNN score, through that score's calibration (``pipeline.filter.calibrate.calibrate``).
+
+The classifier stage learns the palette, fits the calibrations and saves all of it (``Scoring.save``);
+the filter stage loads it and applies it to the same saved maps and the same CNN, so both stages see the
+same probabilities (the classifier stage checks it). A measure is used where it exists because it ranks
+pictures within a tag (``wide_shot`` figures from 0.3% to 7%); the CNN only sees framing, but it scores the
+pictures no palette can measure (grey ones, or a colour one whose tags name no known appearance).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.filter.calibrate import calibrate, probability
+from pipeline.filter.config import CalibrationParams
+from pipeline.filter.model import HEADS
+from pipeline.filter.palette import Palette, unpng
+from pipeline.store import atomic_path
+
+MEASURES = {"small": "figure", "clutter": "background_ink"}  # each head's measure (a FILTER column)
+FLOOR = {"small": 1e-4, "clutter": 1e-5}  # added before the log: an empty figure or a bare background
+
+
+def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]]:
+    """Each representative file's tags (the post dedup kept for it)."""
+    reps = images[(images["status"] == "ok") & images["keep"]][["id", "md5"]]
+    reps = reps.merge(posts[["id", "tags"]], on="id", how="left").drop_duplicates("md5")
+    return {m: set(str(t).split()) for m, t in zip(reps["md5"], reps["tags"].fillna(""), strict=True)}
+
+
+def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
+                 workers: int) -> pd.DataFrame:
+    """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured)."""
+    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] >= palette.params.min_colour)]
+    items = [(m, c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
+                                                                     strict=True)]
+    fn = partial(_measure, palette=palette)
+    if workers > 1 and len(items) > 64:
+        with Pool(workers) as pool:
+            got = pool.map(fn, items, chunksize=32)
+    else:
+        got = [fn(it) for it in items]
+    found = {m: v for (m, *_), v in zip(items, got, strict=True) if v is not None}
+    md5s = pixels["md5"].to_numpy()
+    return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
+                                         for k, col in enumerate(MEASURES.values())}})
+
+
+def _measure(item: tuple, palette: Palette) -> tuple[float, float] | None:
+    _, colours, ink, tags = item
+    return palette.measure(unpng(colours), unpng(ink), tags)
+
+
+def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per head: (x, has_measure): the log of the measure (higher: more likely yes) where there is one,
+    else the CNN's logit."""
+    out = {}
+    for k, head in enumerate(HEADS):
+        m = measured[MEASURES[head]].to_numpy(float)
+        has = ~np.isnan(m)
+        logm = np.log(np.where(has, m, 1.0) + FLOOR[head])
+        p = np.clip(cnn[:, k], 1e-6, 1 - 1e-6)
+        out[head] = (np.where(has, -logm if head == "small" else logm, np.log(p / (1 - p))), has)
+    return out
+
+
+@dataclass(frozen=True)
+class Scoring:
+    palette: Palette
+    fits: dict[str, dict[str, dict]]  # head -> {"measure": curve, "cnn": curve} (``calibrate``)
+    threshold: float  # a head rejects a picture whose probability is at least this
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {h: self.threshold for h in HEADS}
+
+    def probabilities(self, measured: pd.DataFrame, cnn: np.ndarray) -> pd.DataFrame:
+        """``md5, p_<head>..., <measure>...``: each picture's probability per head, and its measures."""
+        out = measured.copy()
+        for head, (x, has) in features(measured, cnn).items():
+            fit = self.fits[head]
+            use = has & (fit["measure"]["how"] != "none")
+            cnn_p = probability(x, fit["cnn"]) if fit["cnn"]["how"] != "none" else 1 / (1 + np.exp(-x))
+            out[f"p_{head}"] = np.where(use, probability(x, fit["measure"]) if use.any() else 0.0, cnn_p)
+        return out
+
+    def save(self, path: Path | str) -> None:
+        """One JSON file (``models/scoring.json``), byte-stable for the same fit, written atomically."""
+        doc = {"threshold": self.threshold, "fits": self.fits, "palette": self.palette.to_doc()}
+        with atomic_path(Path(path)) as dest:
+            Path(dest).write_text(json.dumps(doc, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path | str) -> Scoring:
+        doc = json.loads(Path(path).read_text())
+        if not {"threshold", "fits", "palette"} <= doc.keys():
+            raise ValueError(f"{path}: not a scoring written by the classifier stage")
+        return cls(Palette.from_doc(doc["palette"], str(path)), doc["fits"], float(doc["threshold"]))
+
+
+def fit_scoring(palette: Palette, measured: pd.DataFrame, cnn: np.ndarray, weak: np.ndarray, human: np.ndarray,
+                cfg: CalibrationParams) -> Scoring:
+    """Each head's two calibrations: its measure's on the measured pictures, the CNN's on the others."""
+    fits = {}
+    for k, (head, (x, has)) in enumerate(features(measured, cnn).items()):
+        measure = calibrate(x[has], weak[has, k], human[has, k], cfg)
+        rest = ~has if measure["how"] != "none" else np.ones(len(x), bool)
+        fits[head] = {"measure": measure, "cnn": calibrate(x[rest], weak[rest, k], human[rest, k], cfg)}
+    return Scoring(palette, fits, cfg.threshold)

@@ -1,0 +1,151 @@
+"""The palette (each character's colours, learnt from tags) and the calibration rule, on drawn pictures whose
+figure area and line density are known exactly: non-square pictures, framed re-uploads, contradicting verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.filter.calibrate import calibrate, fit_logistic, probability
+from pipeline.filter.config import CalibrationParams
+from pipeline.filter.palette import Palette, PaletteParams, learn, maps, unpng
+
+PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
+                       scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
+                       min_cutouts=3, min_distance=0.34, ratio=30.0, top=12, need=3)
+HAIR, DRESS, SKY, GRASS = (200, 40, 60), (60, 80, 200), (150, 200, 235), (90, 170, 70)
+OTHER = ((240, 220, 60), (120, 40, 160))  # another character: blonde, in purple
+
+
+def figure(canvas: np.ndarray, cx: int, cy: int, r: int, colours: tuple = (HAIR, DRESS)) -> None:
+    """A figure of the character: red hair over a blue dress, inked outline."""
+    hair, dress = colours
+    cv2.ellipse(canvas, (cx, cy + r), (r, 2 * r), 0, 0, 360, dress, -1)
+    cv2.circle(canvas, (cx, cy - r), r, hair, -1)
+    cv2.circle(canvas, (cx, cy - r), r, (28, 22, 34), 1)
+
+
+def scene(w: int, h: int, r: int, lines: int = 0, seed: int = 0) -> np.ndarray:
+    """Sky over grass, ``lines`` random ink strokes in the grass, one figure of radius ``r`` in the middle."""
+    rng = np.random.default_rng(seed)
+    pic = np.zeros((h, w, 3), np.uint8)
+    pic[: h // 2], pic[h // 2:] = SKY, GRASS
+    for _ in range(lines):
+        x, y = int(rng.integers(0, w)), int(rng.integers(h // 2, h))
+        cv2.line(pic, (x, y), (x + int(rng.integers(-40, 40)), y + int(rng.integers(-40, 40))), (28, 22, 34), 1)
+    if r:
+        figure(pic, w // 2, h // 2, r)
+    return pic
+
+
+def encoded(pic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    colours, ink = maps(pic, cv2.cvtColor(pic, cv2.COLOR_RGB2GRAY), 256, 25.0)
+    return unpng(colours), unpng(ink)
+
+
+@pytest.fixture(scope="module")
+def palette() -> Palette:
+    pics, tags = [], []
+    for k in range(12):  # cut-outs: each character on white paper
+        pic = np.full((600, 400, 3), 255, np.uint8)
+        figure(pic, 200, 300, 40 + 5 * k, (HAIR, DRESS) if k % 2 else OTHER)
+        pics.append(pic)
+        tags.append({"white_background", "1girl", *(("alice", "red_hair") if k % 2 else ("bea", "blonde_hair"))})
+    for k in range(6):  # wide shots: mostly sky and grass
+        pics.append(scene(700, 500, 6, lines=20, seed=k))
+        tags.append({"wide_shot", "simple_background", "1girl"})
+    levels = [encoded(p)[0] for p in pics]
+    return learn(levels, tags, np.full(len(pics), 0.5), PARAMS)
+
+
+def test_maps_keep_the_aspect_and_paint_a_frame_white():
+    pic = scene(900, 400, 30)
+    framed = cv2.copyMakeBorder(pic, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=HAIR)  # a frame in hair red
+    colours, ink = encoded(framed)
+    assert colours.shape == (125, 256, 3) and ink.shape == (125, 256)  # 980 x 480 fitted
+    assert (colours[:5] == 31).all() and (colours[:, :5] == 31).all()  # the frame: white paper
+    assert colours.max() <= 31 and ink.dtype == np.uint8
+
+
+def test_appearance_tags_are_the_ones_that_name_the_colours(palette):
+    assert set(palette.profiles) == {"alice", "red_hair", "bea", "blonde_hair"}  # "1girl": on every picture
+
+
+@pytest.mark.parametrize("shape", [(800, 500), (500, 800)])
+def test_figure_share_follows_the_drawn_area(palette, shape):
+    w, h = shape
+    shares = []
+    for r in (8, 16, 32):
+        pic = scene(w, h, r)
+        truth = float(((pic == HAIR).all(axis=2) | (pic == DRESS).all(axis=2)).mean())
+        share, _ = palette.measure(*encoded(pic), {"alice", "1girl"})
+        assert share == pytest.approx(truth, rel=0.25), (r, share, truth)
+        shares.append(share)
+    assert shares == sorted(shares)
+    assert palette.measure(*encoded(scene(w, h, 16)), {"1girl", "smile"}) is None  # no appearance tag
+
+
+def test_background_ink_counts_the_strokes_not_the_figure(palette):
+    for n in (30, 120):
+        bare, busy = scene(800, 600, 40, seed=1), scene(800, 600, 40, lines=n, seed=1)
+        strokes = float((bare != busy).any(axis=2).mean())  # the strokes' pixels (the figure covers a few)
+        ink = palette.measure(*encoded(busy), {"alice"})[1]
+        assert ink == pytest.approx(strokes, rel=0.3), (n, ink, strokes)
+    assert palette.measure(*encoded(scene(800, 600, 40, seed=1)), {"alice"})[1] < 0.0002  # its outline is not
+
+
+def test_a_saved_palette_measures_the_same_and_its_json_is_stable(palette):
+    doc = json.dumps(palette.to_doc(), sort_keys=True)
+    again = Palette.from_doc(json.loads(doc), "test")
+    pic = encoded(scene(640, 480, 20, lines=10))
+    assert again.measure(*pic, {"alice"}) == palette.measure(*pic, {"alice"})
+    assert json.dumps(again.to_doc(), sort_keys=True) == doc
+
+
+CAL = CalibrationParams(min_labels=6, min_each=2, prior_tags=0.5, prior_width=0.02, threshold=0.5)
+
+
+def boundary(curve: dict) -> float:
+    return float(np.asarray(curve["x"])[np.argmax(np.asarray(curve["p"]) >= 0.5)])
+
+
+def test_verdicts_on_both_sides_put_the_boundary_where_people_do():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 2, 2000)
+    weak = (x > 1.0).astype(float)  # the tags put the boundary at 1
+    human = np.full(2000, np.nan)
+    near = np.argsort(np.abs(x + 1.0))[:40]  # people put it at -1
+    human[near] = (x[near] > -1.0).astype(float)
+    tags_only = calibrate(x, weak, np.full(2000, np.nan), CAL)
+    fit = calibrate(x, weak, human, CAL)
+    assert tags_only["how"] == "tags" and fit["how"] == "verdicts" and fit["labels"] == 40
+    assert boundary(tags_only) == pytest.approx(1.0, abs=0.1)
+    assert boundary(fit) == pytest.approx(-1.0, abs=0.1)
+    assert probability(np.array([-3.0, 1.0]), fit).round().tolist() == [0.0, 1.0]
+    assert np.all(np.diff(fit["p"]) >= -1e-9)  # more score, never less probability
+
+
+def test_one_sided_verdicts_send_the_boundary_into_the_ranks_left():
+    """All "no" around the tags' boundary: the boundary jumps past them, into the middle of what is left
+    (a bisection), not one step along."""
+    x = np.linspace(-5, 5, 1001)
+    weak = (x > 1.0).astype(float)
+    human = np.full(1001, np.nan)
+    human[(x > 0.8) & (x < 1.2)] = 0.0
+    moved = calibrate(x, weak, human, CAL)
+    assert moved["how"] == "verdicts" and 2.0 < boundary(moved) < 4.0
+    assert calibrate(x, np.full(1001, np.nan), np.full(1001, np.nan), CAL)["how"] == "none"
+    only_verdicts = calibrate(x, np.full(1001, np.nan), np.where(np.abs(x) < 0.5, (x > 0).astype(float), np.nan),
+                              CAL)
+    assert only_verdicts["how"] == "verdicts" and boundary(only_verdicts) == pytest.approx(0.0, abs=0.1)
+
+
+def test_the_logistic_fit_recovers_a_known_model():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 1.5, 20000)
+    y = (rng.random(20000) < 1 / (1 + np.exp(-(2.0 * x - 6.0)))).astype(float)
+    a, b = fit_logistic(x, y, np.ones_like(x))
+    assert a == pytest.approx(2.0, rel=0.08) and b == pytest.approx(-6.0, rel=0.08)
