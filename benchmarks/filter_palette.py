@@ -33,7 +33,7 @@ from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS, rule_reasons  # noqa: E402
 from pipeline.filter.encode import encode_representatives  # noqa: E402
-from pipeline.filter.palette import learn, unpng  # noqa: E402
+from pipeline.filter.palette import learn, unpack  # noqa: E402
 from pipeline.filter.scoring import measure_rows  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest  # noqa: E402
@@ -55,7 +55,8 @@ def main() -> int:
     data = training_set(images, posts, pixels).merge(pixels.drop(columns=["thumb", "palette", "ink_map", "status",
                                                                           "colour"]), on="md5")
     tags = [set(str(t).split()) for t in data["tags"].fillna("")]
-    palette = learn([unpng(b) for b in data["palette"]], tags, data["colour"].to_numpy(), palette_cfg)
+    palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
+                    palette_cfg)
     print(f"{len(data)} pictures; appearance tags: {' '.join(sorted(palette.profiles))}", file=sys.stderr)
     measured = measure_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, cfg.train.threads)
     kept = np.array([not set(rule_reasons(r, fcfg.rules)) & set(PIXEL_REASONS)

@@ -23,7 +23,7 @@ from pipeline.filter.config import ClassifierConfig
 from pipeline.filter.encode import thumbs_of
 from pipeline.filter.model import HEADS
 from pipeline.filter.onnx_model import Scorer, export
-from pipeline.filter.palette import learn, unpng
+from pipeline.filter.palette import learn, unpack
 from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, measure_rows
 from pipeline.filter.train import fold_of, train_folds
 from pipeline.labels import Label
@@ -64,7 +64,8 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
     if parity > 1e-4:
         raise RuntimeError(f"onnxruntime and torch differ by {parity:.3g} (> 1e-4)")
     tags = [set(str(t).split()) for t in data["tags"].fillna("")]
-    palette = learn([unpng(b) for b in data["palette"]], tags, data["colour"].to_numpy(), cfg.palette)
+    palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
+                    cfg.palette)
     measured = measure_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
     scoring = fit_scoring(palette, measured, cnn, weak, human, cfg.calibration)
     probs = scoring.probabilities(measured, cnn)

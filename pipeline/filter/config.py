@@ -37,6 +37,9 @@ class EncodeParams:
     def __post_init__(self) -> None:
         if min(self.shard_size, self.long_side, self.thumb, self.preview, self.palette) < 1:
             raise ValueError("encode: shard_size, long_side, thumb, preview and palette must be at least 1")
+        if self.palette < max(self.thumb, self.preview):
+            raise ValueError(f"encode.palette ({self.palette}) must be at least thumb and preview: the thumbnails "
+                             "are made from the palette's picture")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ thresholds are applied to these saved rows, never while decoding: a new threshol
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -15,16 +14,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from pipeline.filter.config import EncodeParams
-from pipeline.filter.decode import Unreadable, load_rgb, thumbnail, to_rgb
-from pipeline.filter.palette import maps
+from pipeline.filter.decode import Unreadable, load_rgb, shrink, thumbnail, to_rgb
+from pipeline.filter.palette import fit, maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-8"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-9"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
@@ -34,14 +32,16 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
         rgb, decoded, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
     except Unreadable as exc:
         return error_row(item, exc.reason)
-    small = _reduced(rgb, max(cfg.thumb, cfg.preview))
+    small = reduced(rgb, cfg.palette)  # long side palette to twice that: the ink map's picture
+    fitted = fit(rgb, cfg.palette)  # the colour map's and the thumbnails' source
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    colours, ink_map = maps(rgb, grey, cfg.palette, cfg.ink_grey)
     row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
            "frames": _frames(how), "decoded_as": how, **measure(rgb, grey),
-           "thumb": thumbnail(small, cfg.thumb).tobytes(), "preview": preview(small, cfg.preview),
-           "palette": colours, "ink_map": ink_map, "ink": None, "fill": None, "off_level_fill": None}
-    if row["colour"] <= cfg.detail_colour:
+           "thumb": thumbnail(fitted, cfg.thumb).tobytes(), "preview": preview(fitted, cfg.preview),
+           "palette": None, "ink_map": None, "ink": None, "fill": None, "off_level_fill": None}
+    if row["colour"] > cfg.detail_colour:  # the palette's maps: only a colour picture's are ever read
+        row["palette"], row["ink_map"] = maps(fitted, small, cfg.ink_grey)
+    else:
         # Only a grey picture's tones are ever read (the tone rules), and they are told apart by its fills,
         # which a small figure only shows at the resolution it was decoded at (no second decode). A colour
         # picture's are not measured (a tenth of its encoding time, in a profile of 600 files).
@@ -51,19 +51,26 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
     return row
 
 
-def _reduced(rgb: np.ndarray, side: int) -> np.ndarray:
-    """An integer box reduction to a long side of at least ``side``: what the small pictures are made from."""
-    factor = max(rgb.shape[:2]) // side
-    return np.asarray(Image.fromarray(rgb).reduce(factor)) if factor >= 2 else rgb
+def reduced(rgb: np.ndarray, side: int) -> np.ndarray:
+    """An integer box reduction to a long side of at least ``side`` (OpenCV's exact-factor area path; the
+    last rows and columns that do not fill a box are dropped): what the small pictures are made from."""
+    h, w = rgb.shape[:2]
+    f = max(h, w) // side
+    if f < 2 or min(h, w) < f:
+        return rgb
+    return cv2.resize(rgb[: h - h % f, : w - w % f], ((w - w % f) // f, (h - h % f) // f),
+                      interpolation=cv2.INTER_AREA)
 
 
 def preview(rgb: np.ndarray, size: int) -> bytes:
     """The report's thumbnail (JPEG, long side ``size``), made while the pixels are at hand."""
-    im = Image.fromarray(rgb)
-    im.thumbnail((size, size), Image.Resampling.BOX)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=80)
-    return buf.getvalue()
+    h, w = rgb.shape[:2]
+    if max(h, w) > size:
+        rgb = shrink(rgb, (max(1, round(w * size / max(h, w))), max(1, round(h * size / max(h, w)))))
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
 
 
 def _frames(how: str) -> int:

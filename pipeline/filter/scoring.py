@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pandas as pd
 from pipeline.filter.calibrate import calibrate, probability
 from pipeline.filter.config import CalibrationParams
 from pipeline.filter.model import HEADS
-from pipeline.filter.palette import Palette, unpng
+from pipeline.filter.palette import Palette, unpack
 from pipeline.store import atomic_path
 
 MEASURES = {"small": "figure", "clutter": "background_ink"}  # each head's measure (a FILTER column)
@@ -40,24 +39,32 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
 def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
                  workers: int) -> pd.DataFrame:
     """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured)."""
-    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] >= palette.params.min_colour)]
+    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] >= palette.params.min_colour)
+                & pixels["palette"].notna()]  # encoding keeps maps for colour pictures only
     items = [(m, c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
                                                                      strict=True)]
-    fn = partial(_measure, palette=palette)
     if workers > 1 and len(items) > 64:
-        with Pool(workers) as pool:
-            got = pool.map(fn, items, chunksize=32)
+        with Pool(workers, initializer=_hold, initargs=(palette,)) as pool:  # the palette sent once a worker
+            got = pool.map(_measure, items, chunksize=32)
     else:
-        got = [fn(it) for it in items]
+        _hold(palette)
+        got = [_measure(it) for it in items]
     found = {m: v for (m, *_), v in zip(items, got, strict=True) if v is not None}
     md5s = pixels["md5"].to_numpy()
     return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
                                          for k, col in enumerate(MEASURES.values())}})
 
 
-def _measure(item: tuple, palette: Palette) -> tuple[float, float] | None:
+_HELD: list[Palette] = []  # the palette of this process's measuring (a worker's, or the caller's)
+
+
+def _hold(palette: Palette) -> None:
+    _HELD[:] = [palette]
+
+
+def _measure(item: tuple) -> tuple[float, float] | None:
     _, colours, ink, tags = item
-    return palette.measure(unpng(colours), unpng(ink), tags)
+    return _HELD[0].measure(unpack(colours), unpack(ink), tags)
 
 
 def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
