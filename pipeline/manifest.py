@@ -239,11 +239,13 @@ def to_table(df: pd.DataFrame, manifest: Manifest) -> pa.Table:
     return pa.Table.from_pandas(df.reset_index(drop=True), schema=schema, preserve_index=False)
 
 
-def write_manifest(df: pd.DataFrame, path: Path | str, manifest: Manifest) -> None:
-    """Validate, sort and write ``df`` as Parquet, atomically, with no timestamps in the metadata."""
+def write_manifest(df: pd.DataFrame, path: Path | str, manifest: Manifest) -> pa.Table:
+    """Validate, sort and write ``df`` as Parquet, atomically, with no timestamps in the metadata; the table
+    written (what reading the file back gives, without the read)."""
     table = to_table(df, manifest).replace_schema_metadata(None)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+    return table
 
 
 def read_manifest(path: Path | str, manifest: Manifest) -> pd.DataFrame:

@@ -88,8 +88,8 @@ def run_sharded(spec: ShardedMap, items: Sequence[Any], shard_dir: Path | str, *
             for row in (pool.map(call, shard, chunksize=8) if pool is not None else map(call, shard)):
                 rows.append(row)
                 bar.update(1)
-            write_manifest(pd.DataFrame(rows, columns=spec.manifest.names), path, spec.manifest)
-            frames.append(pq.read_table(path).to_pandas())  # as a resumed run would read it: same dtypes
+            table = write_manifest(pd.DataFrame(rows, columns=spec.manifest.names), path, spec.manifest)
+            frames.append(table.to_pandas())  # what a resumed run reads from the file: the same dtypes
     finally:
         bar.close()
         if pool is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing import Pool
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -41,29 +41,28 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
     """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured)."""
     ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] >= palette.params.min_colour)
                 & pixels["palette"].notna()]  # encoding keeps maps for colour pictures only
-    items = [(m, c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
-                                                                     strict=True)]
-    if workers > 1 and len(items) > 64:
-        with Pool(workers, initializer=_hold, initargs=(palette,)) as pool:  # the palette sent once a worker
-            got = pool.map(_measure, items, chunksize=32)
-    else:
-        _hold(palette)
-        got = [_measure(it) for it in items]
-    found = {m: v for (m, *_), v in zip(items, got, strict=True) if v is not None}
+    items = [(c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
+                                                                  strict=True)]
+    _HELD[:] = [palette, items]
+    try:
+        if workers > 1 and len(items) > 64:
+            with get_context("fork").Pool(workers) as pool:  # forked now: the workers inherit palette and maps
+                got = pool.map(_measure, range(len(items)), chunksize=64)
+        else:
+            got = [_measure(k) for k in range(len(items))]
+    finally:
+        _HELD.clear()
+    found = {m: v for m, v in zip(ok["md5"], got, strict=True) if v is not None}
     md5s = pixels["md5"].to_numpy()
     return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
                                          for k, col in enumerate(MEASURES.values())}})
 
 
-_HELD: list[Palette] = []  # the palette of this process's measuring (a worker's, or the caller's)
+_HELD: list = []  # [palette, items] of the measuring under way (a forked worker inherits them)
 
 
-def _hold(palette: Palette) -> None:
-    _HELD[:] = [palette]
-
-
-def _measure(item: tuple) -> tuple[float, float] | None:
-    _, colours, ink, tags = item
+def _measure(k: int) -> tuple[float, float] | None:
+    colours, ink, tags = _HELD[1][k]
     return _HELD[0].measure(unpack(colours), unpack(ink), tags)
 
 
