@@ -56,7 +56,7 @@ DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outli
 class PaletteParams:
     """params.yaml ``filter.palette`` (module docstring)."""
 
-    min_colour: float  # pictures with at least this share of coloured pixels are the colour ones
+    min_colour: float  # pictures with more than this share of coloured pixels are the colour ones
     cutout_tags: tuple[str, ...]  # a figure on plain paper: its off-paper pixels are the figure's
     background_tags: tuple[str, ...]  # a wide shot ...
     scenery_tags: tuple[str, ...]  # ... on one of these backgrounds: mostly background pixels
@@ -190,7 +190,7 @@ def learn(colour_maps: list[np.ndarray | None], tags: list[set[str]], colour: np
     per_tag, n_tag = defaultdict(lambda: np.zeros(BINS)), defaultdict(int)
     pooled, background = np.zeros(BINS), np.zeros(BINS)
     for levels, t, c in zip(colour_maps, tags, colour, strict=True):
-        if levels is None or c < cfg.min_colour or t & set(cfg.exclude_tags):
+        if levels is None or c <= cfg.min_colour or t & set(cfg.exclude_tags):
             continue
         if t & set(cfg.cutout_tags):
             off = levels.min(axis=2) <= (255 - PAPER - 1) >> BITS

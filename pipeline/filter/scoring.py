@@ -39,7 +39,7 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
 def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
                  workers: int) -> pd.DataFrame:
     """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured)."""
-    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] >= palette.params.min_colour)
+    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] > palette.params.min_colour)
                 & pixels["palette"].notna()]  # encoding keeps maps for colour pictures only
     items = [(c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
                                                                   strict=True)]
