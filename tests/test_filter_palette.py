@@ -16,7 +16,7 @@ from pipeline.filter.palette import Palette, PaletteParams, fit, learn, maps, un
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
-                       min_cutouts=3, min_distance=0.34, ratio=30.0, top=12, need=3)
+                       min_cutouts=3, min_distance=0.34, ratio=30.0, top=12, need=3, panels=2, panel_cover=0.5)
 HAIR, DRESS, SKY, GRASS = (200, 40, 60), (60, 80, 200), (150, 200, 235), (90, 170, 70)
 OTHER = ((240, 220, 60), (120, 40, 160))  # another character: blonde, in purple
 
@@ -97,6 +97,47 @@ def test_background_ink_counts_the_strokes_not_the_figure(palette):
         ink = palette.measure(*encoded(busy), {"alice"})[1]
         assert ink == pytest.approx(strokes, rel=0.3), (n, ink, strokes)
     assert palette.measure(*encoded(scene(800, 600, 40, seed=1)), {"alice"})[1] < 0.0002  # its outline is not
+
+
+INK = (20, 20, 24)  # a comic's line ink, and the hair colour of its character
+
+
+def comic_page(w: int, h: int) -> tuple[np.ndarray, float]:
+    """A page of 2 x 2 bordered panels inside a white margin, a black-haired figure in each panel with its
+    hair over the panel's top border (as a page's characters touch its borders). Returns the page and the
+    share of it its borders cover where no figure is drawn over them."""
+    page = np.full((h, w, 3), 255, np.uint8)
+    m, gut, lw = 30, 20, 4
+    pw, ph = (w - 2 * m - gut) // 2, (h - 2 * m - gut) // 2
+    borders = np.zeros((h, w), np.uint8)
+    for x in (m, m + pw + gut):
+        for y in (m, m + ph + gut):
+            cv2.rectangle(borders, (x, y), (x + pw, y + ph), 1, lw)
+            figure(page, x + pw // 2, y + 36, 36, (INK, DRESS))  # the head centred on the border
+    page[borders > 0] = INK
+    hair_or_dress = (page == DRESS).all(axis=2) | ((page == INK).all(axis=2) & (borders == 0))
+    return page, float(((borders > 0) & ~hair_or_dress).mean())
+
+
+def test_a_panelled_page_counts_its_borders_as_background_ink():
+    pics, tags = [], []
+    for k in range(8):  # cut-outs of a character whose hair is the page's ink, and of another one
+        pic = np.full((600, 400, 3), 255, np.uint8)
+        figure(pic, 200, 300, 40 + 5 * k, (INK, DRESS) if k % 2 else OTHER)
+        pics.append(pic)
+        tags.append({"white_background", *(("cara", "black_hair") if k % 2 else ("bea", "blonde_hair"))})
+    for k in range(4):
+        pics.append(scene(700, 500, 6, lines=20, seed=k))
+        tags.append({"wide_shot", "simple_background"})
+    dark = learn([encoded(p)[0] for p in pics], tags, np.full(len(pics), 0.5), PARAMS)
+    assert "cara" in dark.profiles
+    page, borders = comic_page(900, 700)
+    maps_ = encoded(page)
+    share, ink = dark.measure(*maps_, {"cara"}, panelled=True)
+    share_single, ink_single = dark.measure(*maps_, {"cara"})
+    assert ink == pytest.approx(borders, rel=0.35), (ink, borders)
+    assert ink_single < 0.5 * ink  # read as one illustration, the borders join the figure they touch
+    assert share == share_single  # the figure's share is not the panels' business
 
 
 def test_a_saved_palette_measures_the_same_and_its_json_is_stable(palette):

@@ -40,7 +40,8 @@ def training_set(images: pd.DataFrame, posts: pd.DataFrame, pixels: pd.DataFrame
     """The decodable representatives with their tags and saved encodings, in md5 order."""
     reps = images[(images["status"] == "ok") & images["keep"]][["id", "md5"]]
     reps = reps.merge(posts[["id", "tags"]], on="id", how="left").drop_duplicates("md5")
-    ok = pixels[pixels["status"] == "ok"][["md5", "status", "colour", "thumb", "palette", "ink_map"]]
+    ok = pixels[pixels["status"] == "ok"][["md5", "status", "colour", "panels", "panel_cover", "thumb", "palette",
+                                           "ink_map"]]
     return reps.merge(ok, on="md5").sort_values("md5", kind="stable").reset_index(drop=True)
 
 

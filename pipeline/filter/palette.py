@@ -23,7 +23,8 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   post's appearance profiles than under the background's, closed 3 x 3 (the outlines between the parts);
   its share is the ``small`` measure. The ``clutter`` measure is the mean ink outside the figure's blobs that
   hold at least ``need`` of one tag's ``top`` colours (a tree's green and brown is not the girl in green with
-  brown hair), dilated by about 11 px at 512.
+  brown hair), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
+  are left out of those blobs: its panel borders and balloons are background ink, not figure.
 
 A picture with no colour or no appearance tag is not measured (``None``): the CNN scores it.
 """
@@ -50,6 +51,7 @@ CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # wider than a lin
 INK_MIN = 25  # grey levels under the closing below which a pixel holds no ink (paper grain, JPEG noise)
 ZSTD = pa.Codec("zstd", compression_level=1)  # the maps' packing: fast, and smaller than PNG
 DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outline is not background ink
+LINE = 32  # ink map level (of 255) from which a panelled page's pixel is a drawn line, never the figure
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class PaletteParams:
     ratio: float
     top: int
     need: int
+    panels: int  # a page with at least this many bordered panels (encoding's count) ...
+    panel_cover: float  # ... covering this share of it has drawn panel borders (``Palette.measure``)
 
 
 def quantise(levels: np.ndarray) -> np.ndarray:
@@ -122,8 +126,16 @@ class Palette:
     background: np.ndarray
     params: PaletteParams
 
-    def measure(self, colours: np.ndarray, ink: np.ndarray, tags: Iterable[str]) -> tuple[float, float] | None:
-        """(figure share, mean ink outside the figure) of one picture's maps, or None when not measurable."""
+    def measure(self, colours: np.ndarray, ink: np.ndarray, tags: Iterable[str], panelled: bool = False
+                ) -> tuple[float, float] | None:
+        """(figure share, mean ink outside the figure) of one picture's maps, or None when not measurable.
+
+        On a ``panelled`` page (``panelled``) the figure's blobs keep no line pixel before their margin is
+        added: the panel borders and speech balloons are drawn in the same dark ink as the characters'
+        outlines and hair, touch them, and would otherwise join the figure and leave the page's background
+        ink at a third of what it is (Spearman 0.575 against the truth's clutter on 143 comic pages of the
+        4,000 posts; 0.875 without them). A single illustration keeps its outlines: on it the same rule
+        counts a figure's inner lines as background (0.965 -> 0.80)."""
         mine = sorted(set(tags) & self.profiles.keys())
         if not mine:
             return None
@@ -131,7 +143,10 @@ class Palette:
         # likelier under one of the post's profiles than the background's: per colour bin, once per tag
         fig = np.logical_or.reduce([self._masks[t][0] for t in mine])[q].astype(np.uint8)
         fig = cv2.morphologyEx(fig, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        scene = cv2.dilate(self._blobs(q, fig, mine), np.ones((DILATE, DILATE), np.uint8))
+        blobs = self._blobs(q, fig, mine)
+        if panelled:
+            blobs &= (ink < LINE).view(np.uint8)
+        scene = cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8))
         out = scene == 0
         return float(fig.mean()), float(ink[out].sum() / 255.0 / max(1, int(out.sum())))
 

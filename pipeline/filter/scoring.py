@@ -38,11 +38,15 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
 
 def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
                  workers: int) -> pd.DataFrame:
-    """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured)."""
+    """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured); a row whose
+    bordered panels cover the page (the palette's ``panels`` and ``panel_cover``) is measured as a
+    panelled page (``Palette.measure``)."""
     ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] > palette.params.min_colour)
                 & pixels["palette"].notna()]  # encoding keeps maps for colour pictures only
-    items = [(c, i, sorted(tags.get(m, ()))) for m, c, i in zip(ok["md5"], ok["palette"], ok["ink_map"],
-                                                                  strict=True)]
+    pp = palette.params
+    panelled = (ok["panels"] >= pp.panels) & (ok["panel_cover"] >= pp.panel_cover)
+    items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p in zip(
+        ok["md5"], ok["palette"], ok["ink_map"], panelled, strict=True)]
     _HELD[:] = [palette, items]
     try:
         if workers > 1 and len(items) > 64:
@@ -62,8 +66,8 @@ _HELD: list = []  # [palette, items] of the measuring under way (a forked worker
 
 
 def _measure(k: int) -> tuple[float, float] | None:
-    colours, ink, tags = _HELD[1][k]
-    return _HELD[0].measure(unpack(colours), unpack(ink), tags)
+    colours, ink, tags, panelled = _HELD[1][k]
+    return _HELD[0].measure(unpack(colours), unpack(ink), tags, panelled)
 
 
 def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
