@@ -52,8 +52,8 @@ def main() -> int:
     images = read_manifest(DEDUP.path(a.work / "dedup"), DEDUP)
     posts = read_manifest(RAW_POSTS.path(a.work / "raw"), RAW_POSTS)
     pixels = encode_representatives(images, a.work / "raw", a.work / "cache", cfg.encode, cfg.train.threads)
-    data = training_set(images, posts, pixels).merge(pixels.drop(columns=["thumb", "palette", "ink_map", "status",
-                                                                          "colour"]), on="md5")
+    shared = ["thumb", "palette", "ink_map", "status", "colour", "panels", "panel_cover"]  # training_set has them
+    data = training_set(images, posts, pixels).merge(pixels.drop(columns=shared), on="md5")
     tags = [set(str(t).split()) for t in data["tags"].fillna("")]
     palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
                     palette_cfg)
