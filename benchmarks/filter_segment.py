@@ -199,7 +199,7 @@ def main() -> int:
     posts = read_manifest(RAW_POSTS.path(a.work / "raw"), RAW_POSTS)
     pixels = encode_representatives(images, a.work / "raw", a.work / f"cache{a.size}",
                                      replace(cfg.encode, thumb=a.size), cfg.train.threads)
-    data = training_set(images, posts, pixels).merge(pixels[["md5", "path", "width", "height", "colour"]], on="md5")
+    data = training_set(images, posts, pixels).merge(pixels[["md5", "path", "width", "height"]], on="md5")
     thumbs = thumbs_of(data, a.size)
     colour = (data["colour"] > fcfg.rules.colour_max).to_numpy()
     boxes = [picture_box(w, h, a.size) for w, h in zip(data["width"], data["height"], strict=True)]
