@@ -76,16 +76,21 @@ def run_sharded(spec: ShardedMap, items: Sequence[Any], shard_dir: Path | str, *
             spec.warm_up()  # before the fork: the workers inherit what it loaded
         pool = ProcessPoolExecutor(workers)
     call = partial(_safe_call, spec.fn, spec.error_row)
+    # Every shard's items are queued at once: the workers go on with the next shard while this process
+    # builds and writes the last one (0.4-0.6 s a 2,000-file shard of the filter's encoding, the workers
+    # idle meanwhile before), and results still come back in order, one shard at a time.
+    results = {k: (pool.map(call, shards[k], chunksize=8) if pool is not None else map(call, shards[k]))
+               for k in todo}
     frames: list[pd.DataFrame] = []
     try:
-        for shard, name in zip(shards, names, strict=True):
+        for k, (shard, name) in enumerate(zip(shards, names, strict=True)):
             path = shard_dir / name
-            if path.exists():
+            if k not in results:
                 frames.append(pq.read_table(path).to_pandas())
                 bar.update(len(shard))
                 continue
             rows = []
-            for row in (pool.map(call, shard, chunksize=8) if pool is not None else map(call, shard)):
+            for row in results.pop(k):
                 rows.append(row)
                 bar.update(1)
             table = write_manifest(pd.DataFrame(rows, columns=spec.manifest.names), path, spec.manifest)
@@ -93,7 +98,7 @@ def run_sharded(spec: ShardedMap, items: Sequence[Any], shard_dir: Path | str, *
     finally:
         bar.close()
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)  # an interrupted run does not wait for the shards queued
     for stale in stale_shards(shard_dir, names):  # shards of an earlier input or version: never read again
         stale.unlink()
     clean_temp_files(shard_dir)  # what a killed writer left behind

@@ -164,13 +164,15 @@ class Palette:
     def _blobs(self, q: np.ndarray, fig: np.ndarray, mine: list[str]) -> np.ndarray:
         """``fig`` kept only in the blobs that hold at least ``need`` of one tag's ``top`` colours."""
         n, blobs = cv2.connectedComponents(cv2.dilate(fig, np.ones((5, 5), np.uint8)), connectivity=8)
-        tops = [self._masks[t][1] for t in mine]
-        sel = (blobs > 0) & np.logical_or.reduce(tops)[q]  # the pixels of some tag's top colours, in a blob
-        pairs = np.unique(blobs[sel].astype(np.int64) * BINS + q[sel])  # each (blob, colour) once
-        blob, colour = pairs // BINS, pairs % BINS
-        keep = np.zeros(n, bool)
-        for top in tops:
-            keep |= np.bincount(blob[top[colour]], minlength=n) >= self.params.need
+        tops = np.stack([self._masks[t][1] for t in mine])  # (tags, bins)
+        union = np.flatnonzero(tops.any(axis=0))  # the top colours of any of the tags, at most top x tags
+        column = np.full(BINS, -1, np.int32)
+        column[union] = np.arange(len(union))
+        col = column[q]
+        sel = (col >= 0) & (blobs > 0)
+        present = np.zeros((n, len(union)), np.int32)  # which top colours each blob holds
+        present[blobs[sel], col[sel]] = 1
+        keep = (present @ tops[:, union].T.astype(np.int32) >= self.params.need).any(axis=1)
         keep[0] = False
         return ((fig > 0) & keep[blobs]).astype(np.uint8)
 
