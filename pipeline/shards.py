@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -76,21 +76,28 @@ def run_sharded(spec: ShardedMap, items: Sequence[Any], shard_dir: Path | str, *
             spec.warm_up()  # before the fork: the workers inherit what it loaded
         pool = ProcessPoolExecutor(workers)
     call = partial(_safe_call, spec.fn, spec.error_row)
-    # Every shard's items are queued at once: the workers go on with the next shard while this process
-    # builds and writes the last one (0.4-0.6 s a 2,000-file shard of the filter's encoding, the workers
-    # idle meanwhile before), and results still come back in order, one shard at a time.
-    results = {k: (pool.map(call, shards[k], chunksize=8) if pool is not None else map(call, shards[k]))
-               for k in todo}
+
+    def start(k: int) -> Iterator[Row]:
+        return pool.map(call, shards[k], chunksize=8) if pool is not None else map(call, shards[k])
+
+    # The next shard to do is queued before this one is read back, so the workers go on with it while this
+    # process builds and writes this one (0.4-0.6 s a 2,000-file shard of the filter's encoding, the workers
+    # idle meanwhile before); never more than two shards in flight, whatever the crawl's size.
+    following, pending = dict(zip(todo, todo[1:], strict=False)), set(todo)  # shard -> the one after it
+    queued: dict[int, Iterator[Row]] = {}
     frames: list[pd.DataFrame] = []
     try:
         for k, (shard, name) in enumerate(zip(shards, names, strict=True)):
             path = shard_dir / name
-            if k not in results:
+            if k not in pending:
                 frames.append(pq.read_table(path).to_pandas())
                 bar.update(len(shard))
                 continue
+            results = queued.pop(k) if k in queued else start(k)
+            if pool is not None and k in following:
+                queued[following[k]] = start(following[k])
             rows = []
-            for row in results.pop(k):
+            for row in results:
                 rows.append(row)
                 bar.update(1)
             table = write_manifest(pd.DataFrame(rows, columns=spec.manifest.names), path, spec.manifest)
@@ -98,7 +105,7 @@ def run_sharded(spec: ShardedMap, items: Sequence[Any], shard_dir: Path | str, *
     finally:
         bar.close()
         if pool is not None:
-            pool.shutdown(cancel_futures=True)  # an interrupted run does not wait for the shards queued
+            pool.shutdown(cancel_futures=True)  # an interrupted run does not wait for the shard queued
     for stale in stale_shards(shard_dir, names):  # shards of an earlier input or version: never read again
         stale.unlink()
     clean_temp_files(shard_dir)  # what a killed writer left behind

@@ -61,10 +61,11 @@ def test_resume_computes_only_missing_shards_and_returns_the_same_rows(tmp_path)
     first = run_sharded(spec(log), ITEMS, shards, shard_size=10, progress=False)
     computed(log)
     files = sorted(shards.glob("*.parquet"))
-    files[1].unlink()  # as if killed while writing shard 1
+    files[1].unlink()  # as if killed while writing shard 1 ...
+    files[3].unlink()  # ... and shard 3 lost: the one queued while 1 is written comes after a finished one
     (shards / ".tmp-half.parquet").write_bytes(b"junk")
     second = run_sharded(spec(log), ITEMS, shards, shard_size=10, workers=2, progress=False)
-    assert computed(log) == ITEMS[10:20]
+    assert computed(log) == ITEMS[10:20] + ITEMS[30:40]
     pd.testing.assert_frame_equal(first, second)
     assert sorted(shards.iterdir()) == files  # the temp file is gone, the shard is back
 
