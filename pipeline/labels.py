@@ -19,6 +19,7 @@ import fcntl
 import io
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,13 @@ class BadLine:
     line: int  # 1-based line number in the file
     text: str
     why: str
+
+
+def tell_skipped(stage: str, path: Path | str, bad: list[BadLine]) -> int:
+    """Each line a reader skipped, on stderr as ``<stage>: <path>:<line>: skipped (<why>)``; how many."""
+    for b in bad:
+        print(f"{stage}: {path}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    return len(bad)
 
 
 def utc_now() -> str:

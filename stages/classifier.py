@@ -18,7 +18,7 @@ from pipeline.config import cli, load_keys, write_metrics
 from pipeline.filter.classifier import train_classifier, training_set
 from pipeline.filter.config import ClassifierConfig
 from pipeline.filter.encode import encode_representatives
-from pipeline.labels import latest, read_labels
+from pipeline.labels import latest, read_labels, tell_skipped
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest
 
 
@@ -34,11 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     posts = read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS)
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
     labels, bad = read_labels(a.labels)
-    for b in bad:
-        print(f"classifier: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    skipped = tell_skipped("classifier", a.labels, bad)
     result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out, a.workers)
     result.scoring.save(a.scoring)
-    write_metrics(a.metrics, result.metrics | {"labels_skipped": len(bad)})
+    write_metrics(a.metrics, result.metrics | {"labels_skipped": skipped})
     heads = ", ".join(f"{h} {result.metrics[h]['calibration']['measure']['how']} (boundary "
                       f"{result.metrics[h]['boundary']})" for h in result.scoring.fits)
     print(f"classifier: {result.metrics['pictures']} pictures, {cfg.train.folds} folds, "

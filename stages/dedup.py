@@ -18,6 +18,7 @@ from pipeline.config import cli, load_section, load_truth_source, write_metrics
 from pipeline.dedup import DedupConfig, dedup, hash_posts, metrics, report, sample_truth
 from pipeline.dedup.labels import pair_verdicts, read_pair_labels
 from pipeline.dedup.verdicts import verdict_metrics
+from pipeline.labels import tell_skipped
 from pipeline.manifest import DEDUP, DEDUP_HASHES, DEDUP_PAIRS, RAW_POSTS, read_manifest, write_manifest
 from pipeline.samplebooru.corpus import Corpus
 from pipeline.store import atomic_write_text
@@ -34,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     posts = read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS)
     hashes = hash_posts(posts, a.raw, a.shards, cfg.hashing, shard_size=cfg.shard_size, workers=a.workers)
     labels, bad = read_pair_labels(a.labels)
-    for b in bad:
-        print(f"dedup: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    tell_skipped("dedup", a.labels, bad)
     verdicts = pair_verdicts(labels)
     images, pairs = dedup(posts, hashes, cfg.search, verdicts)
     write_manifest(hashes, DEDUP_HASHES.path(a.out), DEDUP_HASHES)
