@@ -19,7 +19,7 @@ from pipeline.filter.encode import encode_representatives
 from pipeline.filter.metrics import filter_metrics
 from pipeline.filter.onnx_model import Scorer
 from pipeline.filter.scoring import Scoring, measure_rows, tags_by_md5
-from pipeline.labels import latest, read_labels
+from pipeline.labels import latest, read_labels, tell_skipped
 from pipeline.manifest import DEDUP, FILTER, RAW_POSTS, read_manifest, write_manifest
 from pipeline.review.filter_report import filter_report
 
@@ -37,11 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
     ok, scoring = pixels[pixels["status"] == "ok"], Scoring.load(a.scoring)
     tags = tags_by_md5(images, read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS))
-    scores = scoring.probabilities(measure_rows(ok, tags, scoring.palette, a.workers),
-                                   Scorer(a.model, threads=a.workers).score_rows(ok, cfg.batch))
+    measured = measure_rows(ok, tags, scoring.palette, a.workers)
+    cnn = Scorer(a.model, threads=a.workers).score_rows(ok, cfg.batch, only=scoring.cnn_rows(measured))
+    scores = scoring.probabilities(measured, cnn)
     labels, bad = read_labels(a.labels)
-    for b in bad:
-        print(f"filter: {a.labels}:{b.line}: skipped ({b.why})", file=sys.stderr)
+    skipped = tell_skipped("filter", a.labels, bad)
     verdicts = latest(labels)
     decisions = decide(images, pixels, scores, scoring.thresholds, cfg.rules, verdicts)
     write_manifest(decisions, FILTER.path(a.out), FILTER)
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     filter_report(decisions, a.raw, scoring.thresholds, a.report, per_page=cfg.report.per_page,
                   near_kept=cfg.report.near_kept, thumb=cfg.encode.preview, verdicts=verdicts, progress=True,
                   previews=dict(zip(pixels["md5"], pixels["preview"], strict=True)))
-    m = filter_metrics(decisions, scoring.thresholds, cfg, source) | {"labels_skipped": len(bad)}
+    m = filter_metrics(decisions, scoring.thresholds, cfg, source) | {"labels_skipped": skipped}
     write_metrics(a.metrics, m)
     print(f"filter: {m['kept']} kept of {m['representatives']} representatives; rejected by reason "
           f"{m['rejected_by_reason']}")

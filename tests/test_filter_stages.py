@@ -12,11 +12,18 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from pipeline.config import load_keys
+from pipeline.filter.config import FilterConfig
+from pipeline.filter.encode import encode_representatives
+from pipeline.filter.onnx_model import Scorer
+from pipeline.filter.scoring import Scoring, measure_rows, tags_by_md5
 from pipeline.labels import append_label, make_label
-from pipeline.manifest import DEDUP, FILTER, read_manifest
+from pipeline.manifest import DEDUP, FILTER, RAW_POSTS, read_manifest
 from pipeline.samplebooru.materialize import write_raw
 from stages import classifier, dedup
 from stages import filter as filter_stage
@@ -84,6 +91,25 @@ def test_onnx_agrees_with_torch(work):
     _, first = work
     parity = first["classifier"]["onnx_parity"]
     assert parity["max_abs_diff"] <= 1e-4
+
+
+def test_the_cnn_scores_only_what_no_measure_scores(work):
+    """The filter stage runs the network on the pictures no palette measure scores; every probability is
+    what scoring them all gives (the classifier stage's way)."""
+    w, _ = work
+    cfg = load_keys(w / "params.yaml", "filter", FilterConfig)
+    pixels = encode_representatives(read_manifest(DEDUP.path(w / "dedup"), DEDUP), w / "raw", w / "cache",
+                                    cfg.encode, workers=1)  # the finished shards, read back
+    ok, scoring = pixels[pixels["status"] == "ok"], Scoring.load(w / "scoring.json")
+    images, posts = read_manifest(DEDUP.path(w / "dedup"), DEDUP), read_manifest(RAW_POSTS.path(w / "raw"), RAW_POSTS)
+    measured = measure_rows(ok, tags_by_md5(images, posts), scoring.palette, workers=1)
+    only = scoring.cnn_rows(measured)
+    assert 0 < only.sum() < len(ok)  # grey pictures have no measure; colour ones do
+    scorer = Scorer(w / "classifier.onnx")
+    some = scorer.score_rows(ok, cfg.batch, only=only)
+    assert np.isnan(some[~only]).all() and not np.isnan(some[only]).any()
+    pd.testing.assert_frame_equal(scoring.probabilities(measured, some),
+                                  scoring.probabilities(measured, scorer.score_rows(ok, cfg.batch)))
 
 
 def test_same_params_give_byte_identical_decisions(work, tmp_path):

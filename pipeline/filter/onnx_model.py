@@ -63,9 +63,15 @@ class Scorer:
             raise ValueError(f"{path}: not a classifier exported by pipeline.filter (no {META} metadata)")
         self.info = json.loads(props[META])
 
-    def score_rows(self, pixels: pd.DataFrame, batch: int) -> np.ndarray:
-        """(N, heads) CNN probabilities of FILTER_PIXELS rows that all have a thumbnail (status ok)."""
-        return self.score(list(pixels["md5"]), thumbs_of(pixels, self.info["thumb"]), batch)
+    def score_rows(self, pixels: pd.DataFrame, batch: int, only: np.ndarray | None = None) -> np.ndarray:
+        """(N, heads) CNN probabilities of FILTER_PIXELS rows that all have a thumbnail (status ok); with
+        ``only`` (a boolean mask), of those rows alone, NaN for the others."""
+        if only is None:
+            return self.score(list(pixels["md5"]), thumbs_of(pixels, self.info["thumb"]), batch)
+        out = np.full((len(pixels), len(HEADS)), np.nan)
+        some = pixels[only]
+        out[np.asarray(only, bool)] = self.score(list(some["md5"]), thumbs_of(some, self.info["thumb"]), batch)
+        return out
 
     def score(self, md5s: list[str], thumbs: np.ndarray, batch: int) -> np.ndarray:
         """Each picture through the model of its fold: the pictures of one fold at a time, in batches."""

@@ -93,8 +93,18 @@ class Scoring:
     def thresholds(self) -> dict[str, float]:
         return {h: self.threshold for h in HEADS}
 
+    def cnn_rows(self, measured: pd.DataFrame) -> np.ndarray:
+        """Which pictures a head scores by the CNN (``probabilities``): those with no measure, or all of them
+        where a head's measure has no calibration. The others need no CNN score (NaN), so the filter stage
+        runs the network only on these (nine in ten colour pictures are measured)."""
+        has = measured[MEASURES[HEADS[0]]].notna().to_numpy()
+        if any(self.fits[h]["measure"]["how"] == "none" for h in HEADS):
+            return np.ones(len(measured), bool)
+        return ~has
+
     def probabilities(self, measured: pd.DataFrame, cnn: np.ndarray) -> pd.DataFrame:
-        """``md5, p_<head>..., <measure>...``: each picture's probability per head, and its measures."""
+        """``md5, p_<head>..., <measure>...``: each picture's probability per head, and its measures. ``cnn``
+        may be NaN outside ``cnn_rows``."""
         out = measured.copy()
         for head, (x, has) in features(measured, cnn).items():
             fit = self.fits[head]
