@@ -141,14 +141,15 @@ class Palette:
             return None
         q = quantise(colours)
         # likelier under one of the post's profiles than the background's: per colour bin, once per tag
-        fig = np.logical_or.reduce([self._masks[t][0] for t in mine])[q].astype(np.uint8)
+        figure_bins, tops = self._of_tags(tuple(mine))
+        fig = figure_bins[q]
         fig = cv2.morphologyEx(fig, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        blobs = self._blobs(q, fig, mine)
+        blobs = self._blobs(q, fig, tops)
         if panelled:
             blobs &= (ink < LINE).view(np.uint8)
-        scene = cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8))
-        out = scene == 0
-        return float(fig.mean()), float(ink[out].sum() / 255.0 / max(1, int(out.sum())))
+        out = cv2.compare(cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8)), 0, cv2.CMP_EQ)  # 255: scene
+        outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
+        return cv2.countNonZero(fig) / fig.size, outside / 255.0 / max(1, cv2.countNonZero(out))
 
     @functools.cached_property
     def _masks(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -161,20 +162,35 @@ class Palette:
             out[t] = (p > self.params.ratio * (self.background + 1e-6), top)
         return out
 
-    def _blobs(self, q: np.ndarray, fig: np.ndarray, mine: list[str]) -> np.ndarray:
+    def _of_tags(self, mine: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """What ``measure`` reads per colour bin for a post's appearance tags, made once per set of tags (a
+        crawl has a few dozen): the figure's bins (uint8 0/1), and for ``_blobs`` each bin's column among
+        the tags' top colours (-1: none of them) with the (columns, tags) matrix of which tag each is."""
+        got = self._tag_sets.get(mine)
+        if got is None:
+            figure = np.logical_or.reduce([self._masks[t][0] for t in mine]).astype(np.uint8)
+            tops = np.stack([self._masks[t][1] for t in mine])  # (tags, bins)
+            union = np.flatnonzero(tops.any(axis=0))  # the top colours of any of the tags, at most top x tags
+            column = np.full(BINS, -1, np.int32)
+            column[union] = np.arange(len(union))
+            got = self._tag_sets[mine] = (figure, (column, tops[:, union].T.astype(np.int32)))
+        return got
+
+    @functools.cached_property
+    def _tag_sets(self) -> dict:
+        return {}
+
+    def _blobs(self, q: np.ndarray, fig: np.ndarray, tops: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``fig`` kept only in the blobs that hold at least ``need`` of one tag's ``top`` colours."""
         n, blobs = cv2.connectedComponents(cv2.dilate(fig, np.ones((5, 5), np.uint8)), connectivity=8)
-        tops = np.stack([self._masks[t][1] for t in mine])  # (tags, bins)
-        union = np.flatnonzero(tops.any(axis=0))  # the top colours of any of the tags, at most top x tags
-        column = np.full(BINS, -1, np.int32)
-        column[union] = np.arange(len(union))
+        column, which = tops
         col = column[q]
         sel = (col >= 0) & (blobs > 0)
-        present = np.zeros((n, len(union)), np.int32)  # which top colours each blob holds
+        present = np.zeros((n, len(which)), np.int32)  # which top colours each blob holds
         present[blobs[sel], col[sel]] = 1
-        keep = (present @ tops[:, union].T.astype(np.int32) >= self.params.need).any(axis=1)
+        keep = (present @ which >= self.params.need).any(axis=1)
         keep[0] = False
-        return ((fig > 0) & keep[blobs]).astype(np.uint8)
+        return cv2.bitwise_and(fig, keep.view(np.uint8)[blobs])
 
     def to_doc(self) -> dict:
         """JSON-ready, byte-stable for the same profiles (sparse bins at fixed precision)."""
