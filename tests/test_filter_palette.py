@@ -11,7 +11,6 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.encode import reduced
 from pipeline.filter.palette import Palette, PaletteParams, fit, learn, maps, unpack
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
@@ -43,7 +42,8 @@ def scene(w: int, h: int, r: int, lines: int = 0, seed: int = 0) -> np.ndarray:
 
 
 def encoded(pic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    colours, ink = maps(fit(pic, 256), reduced(pic, 256), 25.0)  # as encoding makes them
+    fitted, sized = fit(pic, 256)  # as encoding makes them
+    colours, ink = maps(fitted, cv2.cvtColor(sized, cv2.COLOR_RGB2GRAY), 25.0)
     return unpack(colours), unpack(ink)
 
 

@@ -26,12 +26,12 @@ from pipeline.filter.train import TrainConfig
 class EncodeParams:
     shard_size: int  # files per resumable shard (data/cache/filter)
     max_pixels: int  # larger files are rejected (too_many_pixels), never decoded
-    long_side: int  # the picture the rules and the classifier see (JPEGs decoded at 1/2-1/8 when possible)
+    long_side: int  # the picture as decoded, long_side to twice that (JPEGs at 1/2-1/8 when possible)
     thumb: int  # the classifier's input: the picture fitted into thumb x thumb on white
     preview: int  # the report's thumbnails (long side), made at encoding so the report decodes nothing
     detail_colour: float  # at most this share of coloured pixels: grey tones measured at the decoded size
     screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
-    palette: int  # long side of the colour-bin and ink maps the heads' measures read (pipeline.filter.palette)
+    palette: int  # long side of the heads' colour-bin and ink maps; rules and ink read twice it (palette.fit)
     ink_grey: float  # the grey of the line ink: a pixel this dark under its closing is all ink
 
     def __post_init__(self) -> None:

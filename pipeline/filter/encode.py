@@ -22,7 +22,7 @@ from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-10"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-11"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
@@ -32,15 +32,14 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
         rgb, decoded, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
     except Unreadable as exc:
         return error_row(item, exc.reason)
-    small = reduced(rgb, cfg.palette)  # long side palette to twice that: the ink map's picture
-    fitted = fit(rgb, cfg.palette)  # the colour map's and the thumbnails' source
+    fitted, rgb = fit(rgb, cfg.palette)  # the maps' and thumbnails' source; at twice that, the rules' and ink's
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
            "frames": _frames(how), "decoded_as": how, **measure(rgb, grey),
            "thumb": thumbnail(fitted, cfg.thumb).tobytes(), "preview": preview(fitted, cfg.preview),
            "palette": None, "ink_map": None, "ink": None, "fill": None, "off_level_fill": None}
     if row["colour"] > 0:  # the palette's maps: a grey picture (no coloured pixel at all) has no colours to read
-        row["palette"], row["ink_map"] = maps(fitted, small, cfg.ink_grey)
+        row["palette"], row["ink_map"] = maps(fitted, grey, cfg.ink_grey)
     if row["colour"] <= cfg.detail_colour:
         # Only a grey picture's tones are ever read (the tone rules), and they are told apart by its fills,
         # which a small figure only shows at the resolution it was decoded at (no second decode). A colour
@@ -49,17 +48,6 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
             grey = np.asarray(decoded) if decoded.mode == "L" else to_rgb(decoded)[0][:, :, 1]
         row.update(grey_tones(np.ascontiguousarray(grey), cfg.screentone_levels))
     return row
-
-
-def reduced(rgb: np.ndarray, side: int) -> np.ndarray:
-    """An integer box reduction to a long side of at least ``side`` (OpenCV's exact-factor area path; the
-    last rows and columns that do not fill a box are dropped): what the small pictures are made from."""
-    h, w = rgb.shape[:2]
-    f = max(h, w) // side
-    if f < 2 or min(h, w) < f:
-        return rgb
-    return cv2.resize(rgb[: h - h % f, : w - w % f], ((w - w % f) // f, (h - h % f) // f),
-                      interpolation=cv2.INTER_AREA)
 
 
 def preview(rgb: np.ndarray, size: int) -> bytes:
