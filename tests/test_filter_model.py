@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.filter.model import HEADS, FilterNet, FoldEnsemble, NetConfig
+from pipeline.filter.config import HEADS, NetConfig
+from pipeline.filter.model import FilterNet, FoldEnsemble
 
 
 def _models(k: int) -> list[FilterNet]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ from pipeline.samplebooru.materialize import write_raw
 from stages import classifier, dedup
 from stages import filter as filter_stage
 from tests.conftest import corpus_params
+
+REPO = Path(__file__).resolve().parents[1]
 
 FAST = {"steps": 60, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
 CALIBRATION = {"min_labels": 6, "min_each": 2}
@@ -110,6 +114,23 @@ def test_the_cnn_scores_only_what_no_measure_scores(work):
     assert np.isnan(some[~only]).all() and not np.isnan(some[only]).any()
     pd.testing.assert_frame_equal(scoring.probabilities(measured, some),
                                   scoring.probabilities(measured, scorer.score_rows(ok, cfg.batch)))
+
+
+def test_the_filter_stage_scores_without_torch(work, tmp_path):
+    """`-X importtime` lists every module the filter stage imported: onnxruntime scores, torch and onnx (the
+    classifier stage's training and export) are never loaded."""
+    w, _ = work
+    args = ["--dedup", w / "dedup", "--raw", w / "raw", "--shards", w / "cache", "--labels", w / "labels.csv",
+            "--params", w / "params.yaml", "--workers", "2", "--scoring", w / "scoring.json",
+            "--model", w / "classifier.onnx", "--out", tmp_path / "filter", "--report", tmp_path / "report",
+            "--metrics", tmp_path / "f.json"]
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "stages.filter", *map(str, args)],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")]
+    assert "onnxruntime" in imported and "pipeline.filter.decide" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("torch", "onnx")]
+    assert FILTER.path(tmp_path / "filter").read_bytes() == FILTER.path(w / "filter").read_bytes()
 
 
 def test_same_params_give_byte_identical_decisions(work, tmp_path):

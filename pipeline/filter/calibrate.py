@@ -31,8 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline.filter.config import CalibrationParams, WeakParams
-from pipeline.filter.model import HEADS
+from pipeline.filter.config import HEADS, CalibrationParams, WeakParams
 from pipeline.labels import Label
 
 L2 = 1e-3  # a hair of ridge on (slope, intercept): separable verdicts give a steep, finite fit

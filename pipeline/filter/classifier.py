@@ -19,13 +19,13 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from pipeline.filter.calibrate import enough, human_labels, weak_labels
-from pipeline.filter.config import ClassifierConfig
+from pipeline.filter.config import HEADS, ClassifierConfig, fold_of
 from pipeline.filter.encode import thumbs_of
-from pipeline.filter.model import HEADS
-from pipeline.filter.onnx_model import Scorer, export
+from pipeline.filter.onnx_export import export
+from pipeline.filter.onnx_model import Scorer
 from pipeline.filter.palette import learn, unpack
 from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, measure_rows
-from pipeline.filter.train import fold_of, train_folds
+from pipeline.filter.train import train_folds
 from pipeline.labels import Label
 
 

@@ -1,6 +1,7 @@
 """The classifier's and the filter's settings: params.yaml ``filter:`` maps onto ``FilterConfig``.
 
-No field has a default (params.yaml is the one place defaults live). The sections follow what each
+No field has a default (params.yaml is the one place defaults live). Nothing here imports torch: the filter
+stage reads these settings and scores with onnxruntime alone. The sections follow what each
 setting decides, so dvc.yaml can list exactly the keys each stage reads:
 
 - ``encode``: what is measured of each file (the saved features and thumbnails): a change re-decodes;
@@ -16,10 +17,42 @@ setting decides, so dvc.yaml can list exactly the keys each stage reads:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from pipeline.filter.palette import PaletteParams
-from pipeline.filter.train import TrainConfig
+
+HEADS = ("small", "clutter")  # P(character too small), P(drawing too cluttered): the classifier's outputs
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The CNN's shape (``pipeline.filter.model.FilterNet``)."""
+
+    width: int  # channels of the first block; doubled per block up to 4x
+    blocks: int  # conv blocks, each halving the side (64 px -> 4 px after 4)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Out-of-fold training (``pipeline.filter.train``)."""
+
+    seed: int
+    folds: int  # k: pictures are scored by the model of their fold, trained on the other k-1
+    steps: int  # optimiser steps per fold, whatever the number of pictures (a small crawl still trains)
+    batch_size: int
+    lr: float
+    weight_decay: float
+    human_weight: float  # all verdicts of a head together, against all its tag labels, in the loss
+    threads: int  # torch threads (fixed, so results do not depend on the machine's core count)
+    net: NetConfig
+
+
+def fold_of(md5: str, folds: int) -> int:
+    """The fold a file belongs to, from its md5 alone: the same picture is in the same fold in every run,
+    whatever else was crawled, so a rerun with more labels scores it with a model that never saw it (the
+    training's split and the ONNX scorer's choice of weights)."""
+    return int(hashlib.sha1(md5.encode()).hexdigest()[:8], 16) % folds
 
 
 @dataclass(frozen=True)

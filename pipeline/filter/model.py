@@ -1,23 +1,16 @@
 """The classifier's networks: a small CNN with one logit per head, and the k fold models as one graph.
 
-Only modules and their config live here (nanoGPT's rule); training is ``pipeline.filter.train``.
+Only modules live here (nanoGPT's rule); their config, ``NetConfig``, is in ``pipeline.filter.config`` with the
+other settings, so reading them needs no torch. Training is ``pipeline.filter.train``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-HEADS = ("small", "clutter")  # P(character too small), P(drawing too cluttered): the classifier's outputs
-
-
-@dataclass(frozen=True)
-class NetConfig:
-    width: int  # channels of the first block; doubled per block up to 4x
-    blocks: int  # conv blocks, each halving the side (64 px -> 4 px after 4)
+from pipeline.filter.config import HEADS, NetConfig
 
 
 class FilterNet(nn.Module):
@@ -50,7 +43,7 @@ class FilterNet(nn.Module):
 
 class FoldEnsemble(nn.Module):
     """The k fold models as one graph that costs one model: each picture must be scored by the model of its
-    fold, the one that never trained on it (``fold`` in 0..k-1, from ``pipeline.filter.train.fold_of``), so
+    fold, the one that never trained on it (``fold`` in 0..k-1, from ``pipeline.filter.config.fold_of``), so
     the graph takes the thumbnails of *one* fold and that fold (a (1,) int64 tensor) and picks its weights
     from the k models' weights stacked, batch norm folded into each convolution as in eval mode. Output: one
     probability per head, from its verdict logit where ``use_verdicts`` says so (enough verdicts), else its

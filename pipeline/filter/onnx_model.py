@@ -1,7 +1,7 @@
 """``models/classifier.onnx``: the k fold models as one graph, with its thresholds in the metadata.
 
 Inputs ``thumbs`` (N, 3, S, S) float in [0, 1], all of one fold, and ``fold`` (1,) int64; output ``probs``
-(N, heads), from the model of that fold (``pipeline.filter.train.fold_of``; ``Scorer`` groups the pictures by
+(N, heads), from the model of that fold (``pipeline.filter.config.fold_of``; ``Scorer`` groups the pictures by
 fold): the filter stage's scores are out-of-fold, like the ones calibration saw, at the cost of one model.
 The metadata carries the thumbnail size, the heads and the number of folds, so the filter stage never asks
 the classifier's params. Its probabilities are one of the heads' scores (``pipeline.filter.scoring``), not
@@ -11,44 +11,16 @@ decisions: the thresholds live with the calibrations in ``models/scoring.json``.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pandas as pd
-import torch
 
+from pipeline.filter.config import HEADS, fold_of
 from pipeline.filter.encode import thumbs_of
-from pipeline.filter.model import HEADS, FilterNet, FoldEnsemble
-from pipeline.filter.train import fold_of
-from pipeline.store import atomic_path
 
 META = "linecolor.classifier"  # metadata_props key: JSON {thumb, heads, folds, logits}
-
-
-def export(models: list[FilterNet], out: Path | str, *, thumb: int, use_verdicts: list[bool],
-           opset: int = 18) -> None:
-    """Write the ensemble with a dynamic batch (atomically: temp file, then rename)."""
-    ensemble = FoldEnsemble(models, use_verdicts).eval()
-    x, fold = torch.zeros(2, 3, thumb, thumb), torch.zeros(1, dtype=torch.int64)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        n = torch.export.Dim("n", min=1)
-        program = torch.onnx.export(ensemble, (x, fold), dynamo=True, opset_version=opset,
-                                    input_names=["thumbs", "fold"], output_names=["probs"],
-                                    dynamic_shapes=({0: n}, None), verbose=False)
-        program.save(str(raw))
-        model = onnx.load(str(raw))
-        info = {"thumb": thumb, "heads": list(HEADS), "folds": len(models),
-                "logits": {h: "verdict" if v else "tag" for h, v in zip(HEADS, use_verdicts, strict=True)}}
-        model.metadata_props.add(key=META, value=json.dumps(info, sort_keys=True))
-        onnx.checker.check_model(model)
-        with atomic_path(out) as dest:
-            onnx.save(model, str(dest))
 
 
 class Scorer:

@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.filter.calibrate import calibrate, probability
-from pipeline.filter.config import CalibrationParams
-from pipeline.filter.model import HEADS
+from pipeline.filter.config import HEADS, CalibrationParams
 from pipeline.filter.palette import Palette, unpack
 from pipeline.store import atomic_path
 

@@ -12,7 +12,6 @@ Seeded and deterministic on the CPU: each fold's initial weights, batch order an
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass
 
@@ -20,26 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.filter.model import HEADS, FilterNet, NetConfig
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    seed: int
-    folds: int  # k: pictures are scored by the model of their fold, trained on the other k-1
-    steps: int  # optimiser steps per fold, whatever the number of pictures (a small crawl still trains)
-    batch_size: int
-    lr: float
-    weight_decay: float
-    human_weight: float  # all verdicts of a head together, against all its tag labels, in the loss
-    threads: int  # torch threads (fixed, so results do not depend on the machine's core count)
-    net: NetConfig
-
-
-def fold_of(md5: str, folds: int) -> int:
-    """The fold a file belongs to, from its md5 alone: the same picture is in the same fold in every run,
-    whatever else was crawled, so a rerun with more labels scores it with a model that never saw it."""
-    return int(hashlib.sha1(md5.encode()).hexdigest()[:8], 16) % folds
+from pipeline.filter.config import HEADS, TrainConfig
+from pipeline.filter.model import FilterNet
 
 
 @dataclass
