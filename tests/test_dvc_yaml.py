@@ -1,6 +1,8 @@
-"""dvc.yaml's deps are complete: every project module a stage can import is under one of its deps.
+"""dvc.yaml's deps are complete and exact: every project module a stage can import is under one of its
+deps, and every module it lists is one it imports.
 
-A dep left out means a code change that does not rerun the stage (a renderer change and the crawl, say).
+A dep left out means a code change that does not rerun the stage (a renderer change and the crawl, say); a
+module listed that the stage no longer imports reruns it for nothing (the training code and the filter).
 The imports are found statically (``modulefinder`` reads every code object, so imports inside functions,
 which the stages use to start fast, count too).
 """
@@ -38,6 +40,8 @@ def test_every_module_a_stage_imports_is_a_dep(name):
     assert Path(module.replace(".", "/") + ".py") in files
     missing = sorted(str(f) for f in files if not any(f == d or f.is_relative_to(d) for d in deps))
     assert not missing, f"{name}: add to its deps in dvc.yaml: {missing}"
+    stale = sorted(str(d) for d in deps if d.suffix == ".py" and d not in files)
+    assert not stale, f"{name}: it imports none of these deps, each a needless rerun: {stale}"
     outs = {Path(next(iter(o)) if isinstance(o, dict) else o) for s in STAGES.values()
             for kind in ("outs", "metrics", "plots") for o in s.get(kind, [])}
     assert all((REPO / d).exists() for d in deps if d not in outs), "a code dep that does not exist"
