@@ -41,7 +41,7 @@ from benchmarks.filter_scores import print_header, score_row  # noqa: E402
 from pipeline.config import load_keys, load_truth_source  # noqa: E402
 from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
-from pipeline.filter.decode import _fit_size, load_rgb  # noqa: E402
+from pipeline.filter.decode import fit_size, load_rgb  # noqa: E402
 from pipeline.filter.encode import encode_representatives, thumbs_of  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest  # noqa: E402
@@ -73,7 +73,7 @@ class UNet(nn.Module):
 
 def picture_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:
     """y, x, h, w of the picture inside its thumbnail (``pipeline.filter.decode.thumbnail`` centres it)."""
-    w, h = _fit_size((width, height), size)
+    w, h = fit_size((width, height), size)
     return (size - h) // 2, (size - w) // 2, h, w
 
 

@@ -99,9 +99,10 @@ def to_rgb(im: Image.Image) -> tuple[np.ndarray, str]:
     return np.asarray(Image.alpha_composite(paper, rgba).convert("RGB")), f"{mode.lower()}->rgb_over_white"
 
 
-def _fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    scale = long_side / max(size)
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(width, height) ``size`` scaled to a long side of ``long_side``, each at least 1 px."""
+    m = max(size)
+    return max(1, round(size[0] * long_side / m)), max(1, round(size[1] * long_side / m))
 
 
 def _fit(rgb: np.ndarray, long_side: int) -> np.ndarray:
@@ -134,7 +135,7 @@ def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
     """``size`` x ``size`` x 3 uint8: the picture area-resampled to fit, centred on white (the classifier's
     input: the whole picture, aspect kept, so a character's share of it is what the network sees)."""
     h, w = rgb.shape[:2]
-    tw, th = _fit_size((w, h), size)
+    tw, th = fit_size((w, h), size)
     small = shrink(rgb, (tw, th))
     out = np.full((size, size, 3), 255, np.uint8)
     y, x = (size - th) // 2, (size - tw) // 2

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.filter.config import EncodeParams
-from pipeline.filter.decode import Unreadable, load_rgb, shrink, thumbnail, to_rgb
+from pipeline.filter.decode import Unreadable, fit_size, load_rgb, shrink, thumbnail, to_rgb
 from pipeline.filter.palette import fit, maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
@@ -54,7 +54,7 @@ def preview(rgb: np.ndarray, size: int) -> bytes:
     """The report's thumbnail (JPEG, long side ``size``), made while the pixels are at hand."""
     h, w = rgb.shape[:2]
     if max(h, w) > size:
-        rgb = shrink(rgb, (max(1, round(w * size / max(h, w))), max(1, round(h * size / max(h, w)))))
+        rgb = shrink(rgb, fit_size((w, h), size))
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise RuntimeError("JPEG encoding failed")

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from pipeline.filter.decode import doubled, halve, shrink
+from pipeline.filter.decode import doubled, fit_size, halve, shrink
 from pipeline.margins import content_box
 
 BITS = 3  # colour bins: 3 bits a channel dropped, 32 levels kept
@@ -86,7 +86,7 @@ def fit(rgb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     read, one size for every picture; or the picture itself where it is smaller (never enlarged: its
     lines would thicken)."""
     h, w = rgb.shape[:2]
-    size = (max(1, round(w * side / max(h, w))), max(1, round(h * side / max(h, w))))
+    size = fit_size((w, h), side)
     double = doubled(rgb, size)
     return halve(double, size), double if max(h, w) >= 2 * side else np.ascontiguousarray(rgb)
 
