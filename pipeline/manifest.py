@@ -142,6 +142,7 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("p_clutter", pa.float64()),
     ("figure", pa.float64()),  # the figure's measured share of the picture, null unless measured (palette)
     ("background_ink", pa.float64()),  # mean ink outside the figure, null unless measured
+    ("window_ink", pa.float64()),  # the ink's lower-quartile window where there is no figure (palette.window_ink)
     ("verdicts", pa.string()),  # the human verdicts in force, "target=value" sorted ("" when none)
 ]), ("id",))
 
@@ -163,8 +164,8 @@ FILTER_PIXELS = Manifest("pixels.parquet", pa.schema([
     ("panel_cover", pa.float64()),
     ("thumb", pa.binary()),  # the classifier's input: thumb x thumb x 3 uint8, row-major; null if failed
     ("preview", pa.binary()),  # the report's thumbnail: JPEG, long side encode.preview; null if failed
-    ("palette", pa.binary()),  # colour levels 0-31, long side encode.palette, margins white (palette.unpack)
-    ("ink_map", pa.binary()),  # ink coverage 0-255 on the same grid (palette.unpack); both null if failed
+    ("palette", pa.binary()),  # colour levels 0-31, long side encode.palette, margins white (palette.unpack); null if grey
+    ("ink_map", pa.binary()),  # ink coverage 0-255 on the same grid (palette.unpack); null if failed
 ]), ("md5",))
 
 # data/cache/lineart/<shard>.parquet: one row per distinct kept file (md5), made once whatever posts share it.

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out, a.workers)
     result.scoring.save(a.scoring)
     write_metrics(a.metrics, result.metrics | {"labels_skipped": skipped})
-    heads = ", ".join(f"{h} {result.metrics[h]['calibration']['measure']['how']} (boundary "
-                      f"{result.metrics[h]['boundary']})" for h in result.scoring.fits)
+    heads = ", ".join(f"{h} {m} {fit['how']} (boundary {result.metrics[h]['boundary'][m]})"
+                      for h, fits in result.scoring.fits.items() for m, fit in fits.items() if m != "cnn")
     print(f"classifier: {result.metrics['pictures']} pictures, {cfg.train.folds} folds, "
           f"{len(result.scoring.palette.profiles)} appearance tags; {heads}")
     return 0

@@ -11,11 +11,11 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.palette import Palette, PaletteParams, fit, learn, maps, unpack
+from pipeline.filter.palette import Palette, PaletteParams, fit, ink_map, learn, maps, unpack, window_ink
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
-                       min_cutouts=3, min_distance=0.34, ratio=30.0, top=12, need=3, panels=2, panel_cover=0.5)
+                       min_cutouts=3, min_distance=0.34, ratio=30.0, top=12, need=3, major=0.2, panels=2, panel_cover=0.5)
 HAIR, DRESS, SKY, GRASS = (200, 40, 60), (60, 80, 200), (150, 200, 235), (90, 170, 70)
 OTHER = ((240, 220, 60), (120, 40, 160))  # another character: blonde, in purple
 
@@ -97,6 +97,45 @@ def test_background_ink_counts_the_strokes_not_the_figure(palette):
         ink = palette.measure(*encoded(busy), {"alice"})[1]
         assert ink == pytest.approx(strokes, rel=0.3), (n, ink, strokes)
     assert palette.measure(*encoded(scene(800, 600, 40, seed=1)), {"alice"})[1] < 0.0002  # its outline is not
+
+
+def test_background_ink_leaves_out_what_the_figure_encloses_and_counts_a_prop_in_her_colours(palette):
+    """The figure's holes (a part in a colour of no profile, with lines drawn in it) are figure; a prop in
+    her colours away from her, a fifth of her size or less, is background, and so is its outline."""
+    bare = scene(800, 600, 50, seed=2)
+    holed = bare.copy()
+    cv2.circle(holed, (400, 300 + 60), 32, (250, 250, 250), -1)  # a white apron on her dress ...
+    for k in range(5):  # ... with lines drawn in it
+        cv2.line(holed, (380, 342 + 9 * k), (420, 342 + 9 * k), (28, 22, 34), 1)
+    assert palette.measure(*encoded(holed), {"alice"})[1] == pytest.approx(
+        palette.measure(*encoded(bare), {"alice"})[1], abs=2e-5)
+    props = bare.copy()
+    for x in (120, 680):  # two dolls in her colours on the grass, far smaller than she is
+        figure(props, x, 470, 12)
+    ink = palette.measure(*encoded(props), {"alice"})[1]
+    lines = float(((props != bare).any(axis=2) & (props == (28, 22, 34)).all(axis=2)).mean())  # their outlines
+    assert ink == pytest.approx(lines, rel=0.5), (ink, lines)
+
+
+def test_window_ink_reads_the_background_not_the_figure():
+    """A grey picture has no colours to find the figure by: the lower quartile of the ink's window means
+    reads the background's lines whether or not a densely drawn figure is there."""
+    rng = np.random.default_rng(3)
+    def grey_page(hatched: bool, figure_lines: bool) -> float:
+        page = np.full((600, 900), 255, np.uint8)
+        if hatched:
+            page[::12] = 30  # one line in 12 rows: 1/12 of the page
+        if figure_lines:
+            for _ in range(400):  # a dense figure over a sixth of the page
+                x, y = int(rng.integers(300, 600)), int(rng.integers(150, 450))
+                cv2.line(page, (x, y), (x + 20, y + 15), 30, 1)
+        fitted, sized = fit(cv2.cvtColor(page, cv2.COLOR_GRAY2RGB), 256)
+        return window_ink(unpack(ink_map(page if max(page.shape) <= 512 else cv2.cvtColor(sized, cv2.COLOR_RGB2GRAY),
+                                         fitted.shape[1::-1], 25.0)))
+    assert grey_page(False, False) == 0.0
+    assert grey_page(False, True) < 0.01
+    for figure_lines in (False, True):
+        assert grey_page(True, figure_lines) == pytest.approx(1 / 12, rel=0.3)
 
 
 INK = (20, 20, 24)  # a comic's line ink, and the hair colour of its character

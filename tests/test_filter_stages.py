@@ -149,9 +149,10 @@ def test_human_labels_flip_decisions_and_move_the_boundary(work):
     head's boundary moves the way they say."""
     w, first = work
     d = first["decisions"]
+    measure = {"small": "figure", "clutter": "background_ink"}  # the palette's, on the colour pictures
     for head in ("small", "clutter"):
-        assert first["classifier"][head]["calibration"]["measure"]["how"] == "tags"
-        assert first["classifier"][head]["boundary"] is not None
+        assert first["classifier"][head]["calibration"][measure[head]]["how"] == "tags"
+        assert first["classifier"][head]["boundary"][measure[head]] is not None
     judged = d[d["representative"] & d["figure"].notna() & (d["reasons"].str.split().map(len) <= 1)]
     small = judged[judged["reasons"] == "small"].sort_values("p_small")
     kept = judged[judged["keep"]].sort_values("p_clutter")
@@ -173,9 +174,9 @@ def test_human_labels_flip_decisions_and_move_the_boundary(work):
     assert (~d2.loc[flips["clutter"][0]["md5"], "keep"]).all()
     assert (d2.loc[flips["clutter"][0]["md5"], "verdicts"] == "clutter=1").all()
     for head, n in (("small", 8), ("clutter", 12)):
-        fit = second["classifier"][head]["calibration"]["measure"]
+        fit = second["classifier"][head]["calibration"][measure[head]]
         assert fit["how"] == "verdicts" and fit["labels"] == n and fit["yes"] == 4, (head, fit)
     # fewer pictures are too small (a smaller share), more are too cluttered (less ink)
-    assert second["classifier"]["small"]["boundary"] < first["classifier"]["small"]["boundary"]
-    assert second["classifier"]["clutter"]["boundary"] < first["classifier"]["clutter"]["boundary"]
+    for head in ("small", "clutter"):
+        assert second["classifier"][head]["boundary"][measure[head]] < first["classifier"][head]["boundary"][measure[head]]
     assert second["filter"]["labels_skipped"] == 1 and second["filter"]["verdicts_applied"] == len(labelled)

@@ -74,13 +74,15 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
                "onnx_parity": {"max_abs_diff": parity, "tolerance": 1e-4},
                "loss": {f"fold{k}": [round(x, 5) for x in h] for k, h in enumerate(trained.losses)},
                "palette": {"appearance_tags": sorted(palette.profiles), "measured": int(
-                   measured[MEASURES["small"]].notna().sum())}, "threshold": scoring.threshold}
+                   measured["figure"].notna().sum()), "window_ink": int(measured["window_ink"].notna().sum())},
+               "threshold": scoring.threshold}
     for k, head in enumerate(HEADS):
         p = probs[f"p_{head}"].to_numpy()
         labelled = ~np.isnan(human[:, k])
         only_weak = ~labelled & ~np.isnan(weak[:, k])
         metrics[head] = {"calibration": scoring.fits[head], "cnn_logit": "verdict" if use[k] else "tag",
-                         "boundary": boundary(scoring.fits[head]["measure"], head, scoring.threshold),
+                         "boundary": {m: boundary(scoring.fits[head][m], head, scoring.threshold)
+                                      for m in MEASURES[head]},
                          "weak_labels": int((~np.isnan(weak[:, k])).sum()),
                          "weak_positive": int((weak[:, k] == 1).sum()),
                          "against_weak": agreement(p[only_weak], weak[only_weak, k] == 1, scoring.threshold),
@@ -90,7 +92,7 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
 
 def boundary(curve: Mapping, head: str, threshold: float) -> float | None:
     """The measure at which the head's probability reaches the threshold: a figure share (below it: too
-    small), a background ink density (above it: too cluttered); None without a calibrated measure."""
+    small), an ink density (above it: too cluttered); None without a calibrated measure."""
     if curve["how"] == "none" or max(curve["p"]) < threshold:
         return None
     x = float(curve["x"][int(np.argmax(np.asarray(curve["p"]) >= threshold))])

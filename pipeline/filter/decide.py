@@ -51,7 +51,7 @@ def rule_reasons(px: Mapping, rules: RulesParams) -> list[str]:
 def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thresholds: Mapping[str, float],
            rules: RulesParams, verdicts: Mapping[tuple[str, str], Label]) -> pd.DataFrame:
     """FILTER rows: ``images`` (DEDUP), ``pixels`` (FILTER_PIXELS of the representatives), ``scores``
-    (md5, p_small, p_clutter, figure, background_ink: ``Scoring.probabilities``), a threshold per head, and the human verdicts in force ((md5, target) ->)."""
+    (md5, p_small, p_clutter, figure, background_ink, window_ink: ``Scoring.probabilities``), a threshold per head, and the human verdicts in force ((md5, target) ->)."""
     blobs = ("thumb", "preview", "palette", "ink_map")
     px = pixels.drop(columns=[c for c in blobs if c in pixels]).set_index("md5").to_dict("index")
     sc = scores.set_index("md5").to_dict("index")
@@ -62,7 +62,7 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
     for r in images.itertuples(index=False):
         base = {"id": r.id, "md5": r.md5, "path": r.path, "cluster": r.cluster, "representative": bool(r.keep),
                 "width": r.width, "height": r.height, "decoded_as": None, "p_small": np.nan,
-                "p_clutter": np.nan, "figure": np.nan, "background_ink": np.nan, "verdicts": ""}
+                "p_clutter": np.nan, "figure": np.nan, "background_ink": np.nan, "window_ink": np.nan, "verdicts": ""}
         if r.status != "ok" or not r.keep:
             decision = "duplicate" if r.status == "ok" else r.status
             rows.append(base | {"decision": decision, "keep": False, "reasons": "",
@@ -73,7 +73,7 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
         base |= {"width": int(p["width"]) or r.width, "height": int(p["height"]) or r.height,
                  "decoded_as": p["decoded_as"]}
         if r.md5 in sc:
-            base |= {"figure": sc[r.md5]["figure"], "background_ink": sc[r.md5]["background_ink"]}
+            base |= {k: sc[r.md5][k] for k in ("figure", "background_ink", "window_ink")}
             for head in HEAD_REASONS:
                 score = float(sc[r.md5][f"p_{head}"])
                 base[f"p_{head}"] = score

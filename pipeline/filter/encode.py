@@ -17,12 +17,12 @@ import pandas as pd
 
 from pipeline.filter.config import EncodeParams
 from pipeline.filter.decode import Unreadable, fit_size, load_rgb, shrink, thumbnail, to_rgb
-from pipeline.filter.palette import fit, maps
+from pipeline.filter.palette import fit, ink_map, maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-11"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-12"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
@@ -40,6 +40,8 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
            "palette": None, "ink_map": None, "ink": None, "fill": None, "off_level_fill": None}
     if row["colour"] > 0:  # the palette's maps: a grey picture (no coloured pixel at all) has no colours to read
         row["palette"], row["ink_map"] = maps(fitted, grey, cfg.ink_grey)
+    else:
+        row["ink_map"] = ink_map(grey, fitted.shape[1::-1], cfg.ink_grey)
     if row["colour"] <= cfg.detail_colour:
         # Only a grey picture's tones are ever read (the tone rules), and they are told apart by its fills,
         # which a small figure only shows at the resolution it was decoded at (no second decode). A colour

@@ -10,7 +10,10 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   painted white (a re-upload's frame: ``pipeline.margins.content_box``); and its *ink map*, measured on the
   picture at twice ``side`` that the pixel rules read (the bilinear step the colour map is the 2 x 2
   average of: no other resampling) and area-averaged to the same grid: per pixel, how far it is from its 5 x 5 closing toward
-  the ink, ``(closed - grey) / (closed - ink)``, so a thin line keeps its share of ink. On the 4,000 posts'
+  the ink, ``(closed - grey) / (closed - ink)``, so a thin line keeps its share of ink; below ``INK_MIN``
+  levels of depth a pixel holds none (at 25, the faint edges of lines a fraction of a pixel wide were lost:
+  outside the truth's figure, the log error's spread near the clutter boundary was 0.131, at 8 it is
+  0.096). A grey picture gets its ink map too. On the 4,000 posts'
   colour illustrations it ranks the truth's clutter at Spearman 0.964 (AUC 0.996 for "above 0.6"),
   against 0.962 (0.995) measured on an integer box reduction to 256-511 px, which cost 0.45 ms a picture
   more; at the decoded 512-1023 px with a 7 x 7 closing, the same ranking at three times the cost; at
@@ -25,10 +28,13 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   post's appearance profiles than under the background's, closed 3 x 3 (the outlines between the parts);
   its share is the ``small`` measure. The ``clutter`` measure is the mean ink outside the figure's blobs that
   hold at least ``need`` of one tag's ``top`` colours (a tree's green and brown is not the girl in green with
-  brown hair), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
+  brown hair) and at least ``major`` of the largest such blob (a doll or a flag in her colours, away from
+  her, is background), their holes filled (an apron in a colour of no profile, and the lines in it, are
+  hers), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
   are left out of those blobs: its panel borders and balloons are background ink, not figure.
 
-A picture with no colour or no appearance tag is not measured (``None``): the CNN scores it.
+A picture with no colour or no appearance tag is not measured (``None``); its clutter is read from its ink
+map alone (``window_ink``), its figure by the CNN.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ LEVELS = 256 >> BITS
 BINS = LEVELS ** 3
 PAPER = 24  # a cut-out's pixel is off the paper when a channel is further than this from white
 CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # wider than a line at 512 px
-INK_MIN = 25  # grey levels under the closing below which a pixel holds no ink (paper grain, JPEG noise)
+INK_MIN = 8  # grey levels under the closing below which a pixel holds no ink (paper grain, JPEG noise)
 ZSTD = pa.Codec("zstd", compression_level=1)  # the maps' packing: fast, and smaller than PNG
 DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outline is not background ink
 LINE = 32  # ink map level (of 255) from which a panelled page's pixel is a drawn line, never the figure
@@ -70,6 +76,7 @@ class PaletteParams:
     ratio: float
     top: int
     need: int
+    major: float  # ... and holding at least this share of the largest such blob's pixels
     panels: int  # a page with at least this many bordered panels (encoding's count) ...
     panel_cover: float  # ... covering this share of it has drawn panel borders (``Palette.measure``)
 
@@ -99,10 +106,26 @@ def maps(fitted: np.ndarray, grey: np.ndarray, ink_grey: float) -> tuple[bytes, 
     margin = np.ones(levels.shape[:2], bool)
     margin[y0:y1, x0:x1] = False
     levels[margin] = LEVELS - 1
+    return _pack(levels), ink_map(grey, fitted.shape[1::-1], ink_grey)
+
+
+def ink_map(grey: np.ndarray, size: tuple[int, int], ink_grey: float) -> bytes:
+    """The ink map alone (``maps``), packed, on a grid of ``size`` (w, h): all a grey picture has to read."""
     closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, CLOSE)
     depth = cv2.threshold(cv2.subtract(closed, grey), INK_MIN - 1, 0, cv2.THRESH_TOZERO)[1]
     cover = cv2.divide(depth, cv2.max(cv2.subtract(closed, round(ink_grey)), 20), scale=255)  # 255: all ink
-    return _pack(levels), _pack(shrink(cover, fitted.shape[1::-1]))
+    return _pack(shrink(cover, size))
+
+
+def window_ink(ink: np.ndarray) -> float:
+    """The background's ink where no figure can be found (a grey picture; tags that name no appearance):
+    the lower quartile of the ink's means over windows of a sixteenth of the map's long side. A figure
+    covers a part of the windows and its lines are dense; the background's lines are everywhere else. On
+    the 4,000 posts' 396 grey pictures it tells the truth's clutter at AUC 0.95 (the mean ink 0.94, the
+    CNN's score 0.90)."""
+    side = max(2, max(ink.shape) // 16)
+    means = cv2.blur(ink.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)  # float: no ties
+    return float(np.percentile(means[side // 2::side // 2, side // 2::side // 2], 25)) / 255.0
 
 
 def _pack(a: np.ndarray) -> bytes:
@@ -153,6 +176,7 @@ class Palette:
         blobs = self._blobs(q, fig, tops)
         if panelled:
             blobs &= (ink < LINE).view(np.uint8)
+        blobs = _filled(blobs)
         out = cv2.compare(cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8)), 0, cv2.CMP_EQ)  # 255: scene
         outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
         return cv2.countNonZero(fig) / fig.size, outside / 255.0 / max(1, cv2.countNonZero(out))
@@ -187,8 +211,11 @@ class Palette:
         return {}
 
     def _blobs(self, q: np.ndarray, fig: np.ndarray, tops: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """``fig`` kept only in the blobs that hold at least ``need`` of one tag's ``top`` colours."""
-        n, blobs = cv2.connectedComponents(cv2.dilate(fig, np.ones((5, 5), np.uint8)), connectivity=8)
+        """``fig`` kept only in the blobs that hold at least ``need`` of one tag's ``top`` colours and at
+        least ``major`` of the largest such blob's pixels: a prop in the character's colours, away from her,
+        is background, and its outline background ink."""
+        n, blobs, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(fig, np.ones((5, 5), np.uint8)),
+                                                              connectivity=8)
         column, which = tops
         col = column[q]
         sel = (col >= 0) & (blobs > 0)
@@ -196,6 +223,9 @@ class Palette:
         present[blobs[sel], col[sel]] = 1
         keep = (present @ which >= self.params.need).any(axis=1)
         keep[0] = False
+        area = stats[:, cv2.CC_STAT_AREA]
+        if keep.any():
+            keep &= area >= self.params.major * area[keep].max()
         return cv2.bitwise_and(fig, keep.view(np.uint8)[blobs])
 
     def to_doc(self) -> dict:
@@ -209,6 +239,16 @@ class Palette:
             raise ValueError(f"{where}: a palette of {doc.get('bins')} colour bins; this code reads {BINS}")
         params = PaletteParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc["params"].items()})
         return cls({t: _dense(p) for t, p in doc["profiles"].items()}, _dense(doc["background"]), params)
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8 0/1) with its holes filled: what the figure's colours enclose (a part in a colour of
+    none of its profiles, the lines inside it) is the figure, not background ink."""
+    h, w = mask.shape
+    outside = np.ones((h + 2, w + 2), np.uint8)  # 1: not the figure; a frame of it joins every border
+    outside[1:-1, 1:-1] = 1 - mask
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2).view(np.uint8)
 
 
 def _sparse(h: np.ndarray) -> dict[str, float]:

@@ -21,10 +21,10 @@ import pandas as pd
 
 from pipeline.filter.calibrate import calibrate, probability
 from pipeline.filter.config import HEADS, CalibrationParams
-from pipeline.filter.palette import Palette, unpack
+from pipeline.filter.palette import Palette, unpack, window_ink
 from pipeline.store import atomic_path
 
-MEASURES = {"small": "figure", "clutter": "background_ink"}  # each head's measure (a FILTER column)
+MEASURES = {"small": ("figure",), "clutter": ("background_ink", "window_ink")}  # each head's, first first
 FLOOR = {"small": 1e-4, "clutter": 1e-5}  # added before the log: an empty figure or a bare background
 
 
@@ -37,15 +37,16 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
 
 def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
                  workers: int) -> pd.DataFrame:
-    """``md5, figure, background_ink`` of the FILTER_PIXELS rows (NaN where not measured); a row whose
-    bordered panels cover the page (the palette's ``panels`` and ``panel_cover``) is measured as a
-    panelled page (``Palette.measure``)."""
-    ok = pixels[(pixels["status"] == "ok") & (pixels["colour"] > palette.params.min_colour)
-                & pixels["palette"].notna()]  # encoding keeps maps for colour pictures only
+    """``md5, figure, background_ink, window_ink`` of the FILTER_PIXELS rows (NaN where not measured): the
+    palette's two measures for a colour picture it can measure, else the window ink of any picture with an
+    ink map (a grey one, or colour with no appearance tag). A row whose bordered panels cover the page
+    (the palette's ``panels`` and ``panel_cover``) is measured as a panelled page (``Palette.measure``)."""
+    ok = pixels[(pixels["status"] == "ok") & pixels["ink_map"].notna()]
     pp = palette.params
+    colour = (ok["colour"] > pp.min_colour) & ok["palette"].notna()
     panelled = (ok["panels"] >= pp.panels) & (ok["panel_cover"] >= pp.panel_cover)
-    items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p in zip(
-        ok["md5"], ok["palette"], ok["ink_map"], panelled, strict=True)]
+    items = [(c if k else None, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
+        ok["md5"], ok["palette"], ok["ink_map"], panelled, colour, strict=True)]
     _HELD[:] = [palette, items]
     try:
         if workers > 1 and len(items) > 64:
@@ -55,37 +56,60 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
             got = [_measure(k) for k in range(len(items))]
     finally:
         _HELD.clear()
-    found = {m: v for m, v in zip(ok["md5"], got, strict=True) if v is not None}
+    found = dict(zip(ok["md5"], got, strict=True))
     md5s = pixels["md5"].to_numpy()
+    cols = ("figure", "background_ink", "window_ink")
     return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
-                                         for k, col in enumerate(MEASURES.values())}})
+                                         for k, col in enumerate(cols)}})
 
 
 _HELD: list = []  # [palette, items] of the measuring under way (a forked worker inherits them)
 
 
-def _measure(k: int) -> tuple[float, float] | None:
+def _measure(k: int) -> tuple[float, float, float]:
     colours, ink, tags, panelled = _HELD[1][k]
-    return _HELD[0].measure(unpack(colours), unpack(ink), tags, panelled)
+    ink = unpack(ink)
+    got = None if colours is None else _HELD[0].measure(unpack(colours), ink, tags, panelled)
+    return (np.nan, np.nan, window_ink(ink)) if got is None else (*got, np.nan)
 
 
-def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per head: (x, has_measure): the log of the measure (higher: more likely yes) where there is one,
-    else the CNN's logit."""
+def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Per head, its scores in the order they are used: (name, x, has) for each of its measures (the log of
+    it, higher: more likely yes; ``has``: measured), then ("cnn", the CNN's logit, everywhere)."""
     out = {}
     for k, head in enumerate(HEADS):
-        m = measured[MEASURES[head]].to_numpy(float)
-        has = ~np.isnan(m)
-        logm = np.log(np.where(has, m, 1.0) + FLOOR[head])
+        out[head] = []
+        for col in MEASURES[head]:
+            m = measured[col].to_numpy(float)
+            has = ~np.isnan(m)
+            logm = np.log(np.where(has, m, 1.0) + FLOOR[head])
+            out[head].append((col, -logm if head == "small" else logm, has))
         p = np.clip(cnn[:, k], 1e-6, 1 - 1e-6)
-        out[head] = (np.where(has, -logm if head == "small" else logm, np.log(p / (1 - p))), has)
+        out[head].append(("cnn", np.log(p / (1 - p)), np.ones(len(p), bool)))
+    return out
+
+
+def _scored_by(scores: list[tuple[str, np.ndarray, np.ndarray]], fits: Mapping[str, dict]) -> dict[str, np.ndarray]:
+    """Which pictures each score decides: the first of the head's measures that a picture has and that
+    has a calibration, else the CNN."""
+    left = np.ones(len(scores[0][1]), bool)
+    out = {}
+    for name, _, has in scores:
+        if name == "cnn":
+            use = left
+        elif fits[name]["how"] != "none":
+            use = left & has
+        else:  # no calibration: the measure says nothing yet
+            use = np.zeros_like(left)
+        out[name] = use
+        left = left & ~use
     return out
 
 
 @dataclass(frozen=True)
 class Scoring:
     palette: Palette
-    fits: dict[str, dict[str, dict]]  # head -> {"measure": curve, "cnn": curve} (``calibrate``)
+    fits: dict[str, dict[str, dict]]  # head -> {score name (MEASURES, "cnn"): curve} (``calibrate``)
     threshold: float  # a head rejects a picture whose probability is at least this
 
     @property
@@ -93,23 +117,25 @@ class Scoring:
         return {h: self.threshold for h in HEADS}
 
     def cnn_rows(self, measured: pd.DataFrame) -> np.ndarray:
-        """Which pictures a head scores by the CNN (``probabilities``): those with no measure, or all of them
-        where a head's measure has no calibration. The others need no CNN score (NaN), so the filter stage
-        runs the network only on these (nine in ten colour pictures are measured)."""
-        has = measured[MEASURES[HEADS[0]]].notna().to_numpy()
-        if any(self.fits[h]["measure"]["how"] == "none" for h in HEADS):
-            return np.ones(len(measured), bool)
-        return ~has
+        """Which pictures some head scores by the CNN (``probabilities``): those no calibrated measure of it
+        scores. The others need no CNN score (NaN), so the filter stage runs the network only on these."""
+        nan = np.full((len(measured), len(HEADS)), np.nan)
+        return np.logical_or.reduce([_scored_by(scores, self.fits[h])["cnn"]
+                                     for h, scores in features(measured, nan).items()])
 
     def probabilities(self, measured: pd.DataFrame, cnn: np.ndarray) -> pd.DataFrame:
         """``md5, p_<head>..., <measure>...``: each picture's probability per head, and its measures. ``cnn``
         may be NaN outside ``cnn_rows``."""
         out = measured.copy()
-        for head, (x, has) in features(measured, cnn).items():
-            fit = self.fits[head]
-            use = has & (fit["measure"]["how"] != "none")
-            cnn_p = probability(x, fit["cnn"]) if fit["cnn"]["how"] != "none" else 1 / (1 + np.exp(-x))
-            out[f"p_{head}"] = np.where(use, probability(x, fit["measure"]) if use.any() else 0.0, cnn_p)
+        for head, scores in features(measured, cnn).items():
+            fits, p = self.fits[head], np.full(len(measured), np.nan)
+            by = _scored_by(scores, fits)
+            for name, x, _ in scores:
+                use = by[name]
+                if not use.any():
+                    continue
+                p[use] = probability(x[use], fits[name]) if fits[name]["how"] != "none" else 1 / (1 + np.exp(-x[use]))
+            out[f"p_{head}"] = p
         return out
 
     def save(self, path: Path | str) -> None:
@@ -128,10 +154,14 @@ class Scoring:
 
 def fit_scoring(palette: Palette, measured: pd.DataFrame, cnn: np.ndarray, weak: np.ndarray, human: np.ndarray,
                 cfg: CalibrationParams) -> Scoring:
-    """Each head's two calibrations: its measure's on the measured pictures, the CNN's on the others."""
+    """Each head's calibrations, one per score, each on the pictures that score decides (``_scored_by``):
+    a measure's on the pictures it measures, the CNN's on the rest."""
     fits = {}
-    for k, (head, (x, has)) in enumerate(features(measured, cnn).items()):
-        measure = calibrate(x[has], weak[has, k], human[has, k], cfg)
-        rest = ~has if measure["how"] != "none" else np.ones(len(x), bool)
-        fits[head] = {"measure": measure, "cnn": calibrate(x[rest], weak[rest, k], human[rest, k], cfg)}
+    for k, (head, scores) in enumerate(features(measured, cnn).items()):
+        fits[head], left = {}, np.ones(len(measured), bool)
+        for name, x, has in scores:
+            fit = calibrate(x[left & has], weak[left & has, k], human[left & has, k], cfg)
+            fits[head][name] = fit
+            if fit["how"] != "none":
+                left &= ~has
     return Scoring(palette, fits, cfg.threshold)
