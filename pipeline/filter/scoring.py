@@ -91,13 +91,14 @@ def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, list[tuple[st
 
 def _scored_by(scores: list[tuple[str, np.ndarray, np.ndarray]], fits: Mapping[str, dict]) -> dict[str, np.ndarray]:
     """Which pictures each score decides: the first of the head's measures that a picture has and that
-    has a calibration, else the CNN."""
+    has a calibration, else the CNN. A score not in ``fits`` yet takes what it would with a calibration
+    (``fit_scoring`` fits each on those)."""
     left = np.ones(len(scores[0][1]), bool)
     out = {}
     for name, _, has in scores:
         if name == "cnn":
             use = left
-        elif fits[name]["how"] != "none":
+        elif name not in fits or fits[name]["how"] != "none":
             use = left & has
         else:  # no calibration: the measure says nothing yet
             use = np.zeros_like(left)
@@ -158,10 +159,8 @@ def fit_scoring(palette: Palette, measured: pd.DataFrame, cnn: np.ndarray, weak:
     a measure's on the pictures it measures, the CNN's on the rest."""
     fits = {}
     for k, (head, scores) in enumerate(features(measured, cnn).items()):
-        fits[head], left = {}, np.ones(len(measured), bool)
-        for name, x, has in scores:
-            fit = calibrate(x[left & has], weak[left & has, k], human[left & has, k], cfg)
-            fits[head][name] = fit
-            if fit["how"] != "none":
-                left &= ~has
+        fits[head] = {}
+        for name, x, _ in scores:
+            use = _scored_by(scores, fits[head])[name]
+            fits[head][name] = calibrate(x[use], weak[use, k], human[use, k], cfg)
     return Scoring(palette, fits, cfg.threshold)
