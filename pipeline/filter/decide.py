@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.filter.config import RulesParams
+from pipeline.filter.scoring import MEASURED
 from pipeline.labels import Label
 
 FILE_REASONS = ("unreadable", "too_many_pixels", "resolution", "aspect", "animated")
@@ -62,7 +63,7 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
     for r in images.itertuples(index=False):
         base = {"id": r.id, "md5": r.md5, "path": r.path, "cluster": r.cluster, "representative": bool(r.keep),
                 "width": r.width, "height": r.height, "decoded_as": None, "p_small": np.nan,
-                "p_clutter": np.nan, "figure": np.nan, "background_ink": np.nan, "window_ink": np.nan, "verdicts": ""}
+                "p_clutter": np.nan, **dict.fromkeys(MEASURED, np.nan), "verdicts": ""}
         if r.status != "ok" or not r.keep:
             decision = "duplicate" if r.status == "ok" else r.status
             rows.append(base | {"decision": decision, "keep": False, "reasons": "",
@@ -73,7 +74,7 @@ def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thr
         base |= {"width": int(p["width"]) or r.width, "height": int(p["height"]) or r.height,
                  "decoded_as": p["decoded_as"]}
         if r.md5 in sc:
-            base |= {k: sc[r.md5][k] for k in ("figure", "background_ink", "window_ink")}
+            base |= {k: sc[r.md5][k] for k in MEASURED}
             for head in HEAD_REASONS:
                 score = float(sc[r.md5][f"p_{head}"])
                 base[f"p_{head}"] = score

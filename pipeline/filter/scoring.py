@@ -24,6 +24,7 @@ from pipeline.filter.config import HEADS, CalibrationParams
 from pipeline.filter.palette import Palette, unpack, window_ink
 from pipeline.store import atomic_path
 
+MEASURED = ("figure", "background_ink", "window_ink")  # ``measure_rows``' columns (FILTER columns too)
 MEASURES = {"small": ("figure",), "clutter": ("background_ink", "window_ink")}  # each head's, first first
 FLOOR = {"small": 1e-4, "clutter": 1e-5}  # added before the log: an empty figure or a bare background
 
@@ -58,9 +59,8 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
         _HELD.clear()
     found = dict(zip(ok["md5"], got, strict=True))
     md5s = pixels["md5"].to_numpy()
-    cols = ("figure", "background_ink", "window_ink")
     return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
-                                         for k, col in enumerate(cols)}})
+                                         for k, col in enumerate(MEASURED)}})
 
 
 _HELD: list = []  # [palette, items] of the measuring under way (a forked worker inherits them)
