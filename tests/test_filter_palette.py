@@ -90,6 +90,27 @@ def test_figure_share_follows_the_drawn_area(palette, shape):
     assert palette.measure(*encoded(scene(w, h, 16)), {"1girl", "smile"}) is None  # no appearance tag
 
 
+def test_figure_share_holds_her_lines_and_not_a_prop_in_her_colours(palette):
+    """The figure is her colours' blob with the lines drawn on and about it (the truth's figure holds its
+    outline and inner lines); two dolls in her colours away from her, a tenth of her size, are not her."""
+    pic = scene(800, 600, 0)
+    her = np.zeros(pic.shape[:2], np.uint8)
+    cv2.ellipse(her, (400, 330), (36, 72), 0, 0, 360, 1, -1)
+    cv2.circle(her, (400, 264), 36, 1, -1)
+    figure(pic, 400, 300, 36)
+    outline = cv2.morphologyEx(her, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0  # a 4 px outline
+    pic[outline] = (28, 22, 34)
+    for k in range(6):  # the folds of her dress
+        cv2.line(pic, (380, 320 + 12 * k), (420, 326 + 12 * k), (28, 22, 34), 2)
+    truth = float((cv2.dilate(her, np.ones((5, 5), np.uint8)) > 0).mean())  # her, out to her outline's edge
+    share, _ = palette.measure(*encoded(pic), {"alice"})
+    for x in (120, 680):
+        figure(pic, x, 470, 12)
+    with_dolls, _ = palette.measure(*encoded(pic), {"alice"})
+    assert share == pytest.approx(truth, rel=0.08), (share, truth)
+    assert with_dolls == pytest.approx(share, rel=0.02), (with_dolls, share)
+
+
 def test_background_ink_counts_the_strokes_not_the_figure(palette):
     for n in (30, 120):
         bare, busy = scene(800, 600, 40, seed=1), scene(800, 600, 40, lines=n, seed=1)

@@ -25,12 +25,13 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   colours; not ``1girl`` or ``smile``). The background profile pools the colour pictures with a background
   tag (``wide_shot`` on a simple or detailed background: their figures are a few percent of them).
 - **Measuring** (``Palette.measure``): the figure is the pixels ``ratio`` times likelier under one of the
-  post's appearance profiles than under the background's, closed 3 x 3 (the outlines between the parts);
-  its share is the ``small`` measure. The ``clutter`` measure is the mean ink outside the figure's blobs that
-  hold at least ``need`` of one tag's ``top`` colours (a tree's green and brown is not the girl in green with
-  brown hair) and at least ``major`` of the largest such blob (a doll or a flag in her colours, away from
-  her, is background), their holes filled (an apron in a colour of no profile, and the lines in it, are
-  hers), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
+  post's appearance profiles than under the background's, closed 3 x 3 (the outlines between the parts),
+  kept in the blobs that hold at least ``need`` of one tag's ``top`` colours (a tree's green and brown is
+  not the girl in green with brown hair) and at least ``major`` of the largest such blob (a doll or a flag
+  in her colours, away from her, is background). The ``small`` measure is the share of the picture those
+  blobs and the inked pixels about them cover (``_outlined``: her lines are hers). The ``clutter``
+  measure is the mean ink outside those blobs, their holes filled (an apron in a colour of no profile, and
+  the lines in it, are hers), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
   are left out of those blobs: its panel borders and balloons are background ink, not figure.
 
 A picture with no colour or no appearance tag is not measured (``None``); its clutter is read from its ink
@@ -59,6 +60,8 @@ CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # wider than a lin
 INK_MIN = 8  # grey levels under the closing below which a pixel holds no ink (paper grain, JPEG noise)
 ZSTD = pa.Codec("zstd", compression_level=1)  # the maps' packing: fast, and smaller than PNG
 DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outline is not background ink
+OUTLINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a figure's lines: 2 px of the map about it
+INK_EDGE = 16  # ink map level (of 255) above which a pixel next to the figure is its line (``_outlined``)
 LINE = 32  # ink map level (of 255) from which a panelled page's pixel is a drawn line, never the figure
 
 
@@ -174,12 +177,13 @@ class Palette:
         fig = figure_bins[q]
         fig = cv2.morphologyEx(fig, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         blobs = self._blobs(q, fig, tops)
+        share = _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
         if panelled:
             blobs &= (ink < LINE).view(np.uint8)
         blobs = _filled(blobs)
         out = cv2.compare(cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8)), 0, cv2.CMP_EQ)  # 255: scene
         outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
-        return cv2.countNonZero(fig) / fig.size, outside / 255.0 / max(1, cv2.countNonZero(out))
+        return share, outside / 255.0 / max(1, cv2.countNonZero(out))
 
     @functools.cached_property
     def _masks(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -238,6 +242,18 @@ class Palette:
             raise ValueError(f"{where}: a palette of {doc.get('bins')} colour bins; this code reads {BINS}")
         params = PaletteParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc["params"].items()})
         return cls({t: _dense(p) for t, p in doc["profiles"].items()}, _dense(doc["background"]), params)
+
+
+def _outlined(figure: np.ndarray, ink: np.ndarray) -> float:
+    """The share of the picture that ``figure`` (uint8 0/1, its colours' blobs) covers with its own lines:
+    the inked pixels within ``OUTLINE`` of it. The truth's figure holds its outline and inner lines, which
+    no colour profile has (at 256 px they are a quarter of a small figure); and a blob of her colours in
+    the background, away from her, is not her. On the 4,000 posts' colour illustrations, near the 1%
+    boundary (0.3% to 3%), the log error's spread against the truth's share goes from 0.25 (every pixel
+    of her colours) to 0.16 (1.48 median absolute deviations: 0.20 -> 0.08), and the best cut's errors from 35 to 14.
+    With no blob (none holds enough of her top colours) her colours' pixels are the figure."""
+    near = cv2.bitwise_and(cv2.dilate(figure, OUTLINE), cv2.compare(ink, INK_EDGE, cv2.CMP_GT))
+    return cv2.countNonZero(cv2.bitwise_or(figure, near)) / figure.size
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:
