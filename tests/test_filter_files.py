@@ -11,6 +11,7 @@ from PIL import Image
 from pipeline.config import load_keys
 from pipeline.filter.config import FilterConfig
 from pipeline.filter.decide import rule_reasons
+from pipeline.filter.decode import to_rgb
 from pipeline.filter.encode import encode_file
 from tests.conftest import REPO
 
@@ -103,3 +104,14 @@ def test_exif_rotation_is_undone_and_odd_modes_keep_their_colours(judged):
     assert (exif["width"], exif["height"]) == (shape[1], shape[0])  # displayed, not stored, size
     for name in ("cmyk", "palette_alpha", "exif_rotated"):
         assert rows[name][0]["colour"] > 0.05, name  # still a colour picture after the conversion
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_pixels_are_handed_over_as_numpy_reads_them(mode):
+    """``to_rgb`` takes Pillow's buffer without its row-by-row copy: the same bytes, on a non-square picture
+    whose rows are not a multiple of 4 pixels."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (53, 37, 3) if mode == "RGB" else (53, 37), dtype=np.uint8)
+    got, how = to_rgb(Image.fromarray(a, mode))
+    assert how == "" and got.shape == (53, 37, 3) and got.flags.c_contiguous
+    assert (got == (a if mode == "RGB" else np.repeat(a[:, :, None], 3, axis=2))).all()
