@@ -67,7 +67,8 @@ def main() -> int:
     common = ["--raw", str(w / "raw"), "--params", str(w / "params.yaml"), "--workers", str(a.workers)]
     assert dedup.main(common + ["--out", str(w / "dedup"), "--shards", str(w / "dc"), "--report", str(w / "dr"),
                                 "--metrics", str(w / "d.json"), "--labels", str(w / "dl.csv")]) == 0
-    base = common + ["--dedup", str(w / "dedup"), "--labels", str(w / "labels.csv"), "--scoring", str(w / "s.json")]
+    base = common + ["--dedup", str(w / "dedup"), "--labels", str(w / "labels.csv"), "--scoring", str(w / "s.json"),
+                     "--lines", str(w / "lines.onnx")]
     assert classifier.main(base + ["--shards", str(w / "cc"), "--out", str(w / "c.onnx"),
                                    "--metrics", str(w / "c.json")]) == 0
     images = read_manifest(DEDUP.path(w / "dedup"), DEDUP)

@@ -34,7 +34,7 @@ from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS, rule_reasons  # noqa: E402
 from pipeline.filter.encode import encode_representatives  # noqa: E402
 from pipeline.filter.palette import learn, unpack  # noqa: E402
-from pipeline.filter.scoring import measure_rows  # noqa: E402
+from pipeline.filter.scoring import palette_rows  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest  # noqa: E402
 from pipeline.samplebooru.corpus import Corpus  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> int:
     palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
                     palette_cfg)
     print(f"{len(data)} pictures; appearance tags: {' '.join(sorted(palette.profiles))}", file=sys.stderr)
-    measured = measure_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, cfg.train.threads)
+    measured = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, cfg.train.threads)
     kept = np.array([not set(rule_reasons(r, fcfg.rules)) & set(PIXEL_REASONS)
                      for r in data.drop(columns=["preview"]).to_dict("records")])
     return report(data["id"], measured["figure"].to_numpy(), measured["background_ink"].to_numpy(), kept, params,

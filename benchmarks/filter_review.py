@@ -47,6 +47,7 @@ def run_stages(w: Path, params: Path) -> None:
     common = ["--dedup", str(w / "dedup"), "--raw", str(w / "raw"), "--shards", str(w / "cache"),
               "--labels", str(w / "labels.csv"), "--params", str(params)]
     common += ["--scoring", str(w / "scoring.json")]
+    common += ["--lines", str(w / "lines.onnx")]
     assert classifier.main(common + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
     assert filter_stage.main(common + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
                                        "--report", str(w / "report"), "--metrics", str(w / "f.json")]) == 0

@@ -142,7 +142,8 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("p_clutter", pa.float64()),
     ("figure", pa.float64()),  # the figure's measured share of the picture, null unless measured (palette)
     ("background_ink", pa.float64()),  # mean ink outside the figure, null unless measured
-    ("window_ink", pa.float64()),  # the ink's lower-quartile window where there is no figure (palette.window_ink)
+    ("line_figure", pa.float64()),  # the figure found in the ink map alone, where no palette measures (lines)
+    ("line_ink", pa.float64()),  # the ink outside that figure
     ("verdicts", pa.string()),  # the human verdicts in force, "target=value" sorted ("" when none)
 ]), ("id",))
 

@@ -1,10 +1,11 @@
 """DVC stage `classifier`: the heads "character too small" and "too cluttered": a CNN trained out-of-fold on
 tag weak labels and human verdicts (exported to ONNX), the characters' colours learnt from tags, and each
-head's score calibrated by the verdicts (models/scoring.json).
+head's score calibrated by the verdicts (models/scoring.json), and the network that finds the figure in
+the ink map alone (models/lines.onnx), learnt from the palette's figures.
 
     python -m stages.classifier --dedup data/dedup --raw data/raw --shards data/cache/filter \
-        --labels review/labels.csv --out models/classifier.onnx --scoring models/scoring.json \
-        --metrics metrics/classifier.json
+        --labels review/labels.csv --out models/classifier.onnx --lines models/lines.onnx \
+        --scoring models/scoring.json --metrics metrics/classifier.json
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.classifier", description=__doc__.splitlines()[0])
-    for name in ("dedup", "raw", "shards", "labels", "out", "scoring", "metrics"):
+    for name in ("dedup", "raw", "shards", "labels", "out", "lines", "scoring", "metrics"):
         ap.add_argument(f"--{name}", required=True, type=Path)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
     labels, bad = read_labels(a.labels)
     skipped = tell_skipped("classifier", a.labels, bad)
-    result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out, a.workers)
+    result = train_classifier(training_set(images, posts, pixels), latest(labels), cfg, a.out, a.lines, a.shards,
+                              a.workers)
     result.scoring.save(a.scoring)
     write_metrics(a.metrics, result.metrics | {"labels_skipped": skipped})
     heads = ", ".join(f"{h} {m} {fit['how']} (boundary {result.metrics[h]['boundary'][m]})"

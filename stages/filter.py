@@ -1,7 +1,7 @@
 """DVC stage `filter`: rules, classifier scores and human verdicts -> one decision per dedup row, a report.
 
     python -m stages.filter --dedup data/dedup --raw data/raw --model models/classifier.onnx \
-        --scoring models/scoring.json --shards data/cache/filter --labels review/labels.csv \
+        --lines models/lines.onnx --scoring models/scoring.json --shards data/cache/filter --labels review/labels.csv \
         --out data/filter --report reports/filter --metrics metrics/filter.json
 """
 
@@ -16,6 +16,7 @@ from pipeline.config import cli, load_keys, load_truth_source, write_metrics
 from pipeline.filter.config import FilterConfig
 from pipeline.filter.decide import decide
 from pipeline.filter.encode import encode_representatives
+from pipeline.filter.lines import LineFigure
 from pipeline.filter.metrics import filter_metrics
 from pipeline.filter.onnx_model import Scorer
 from pipeline.filter.scoring import Scoring, measure_rows, tags_by_md5
@@ -26,7 +27,7 @@ from pipeline.review.filter_report import filter_report
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.filter", description=__doc__.splitlines()[0])
-    for name in ("dedup", "raw", "model", "scoring", "shards", "labels", "out", "report", "metrics"):
+    for name in ("dedup", "raw", "model", "lines", "scoring", "shards", "labels", "out", "report", "metrics"):
         ap.add_argument(f"--{name}", required=True, type=Path)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -37,12 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     pixels = encode_representatives(images, a.raw, a.shards, cfg.encode, a.workers)
     ok, scoring = pixels[pixels["status"] == "ok"], Scoring.load(a.scoring)
     tags = tags_by_md5(images, read_manifest(RAW_POSTS.path(a.raw), RAW_POSTS))
-    measured = measure_rows(ok, tags, scoring.palette, a.workers)
+    measured = measure_rows(ok, tags, scoring.palette, LineFigure(a.lines, threads=a.workers), a.workers, cfg.batch)
     cnn = Scorer(a.model, threads=a.workers).score_rows(ok, cfg.batch, only=scoring.cnn_rows(measured))
     scores = scoring.probabilities(measured, cnn)
     labels, bad = read_labels(a.labels)
-    skipped = tell_skipped("filter", a.labels, bad)
-    verdicts = latest(labels)
+    skipped, verdicts = tell_skipped("filter", a.labels, bad), latest(labels)
     decisions = decide(images, pixels, scores, scoring.thresholds, cfg.rules, verdicts)
     write_manifest(decisions, FILTER.path(a.out), FILTER)
     decisions = read_manifest(FILTER.path(a.out), FILTER)  # as written: sorted, typed

@@ -29,6 +29,8 @@ SMALL = {  # a small corpus and a short training run: the chain, not the quality
     ("train", "discriminator", "width"): 8,
     ("filter", "train", "steps"): 60,
     ("filter", "train", "batch_size"): 16,
+    ("filter", "lines", "steps"): 40,
+    ("filter", "lines", "batch_size"): 8,
 }
 
 

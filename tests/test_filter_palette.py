@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.palette import Palette, PaletteParams, fit, ink_map, learn, maps, unpack, window_ink
+from pipeline.filter.palette import Palette, PaletteParams, fit, learn, maps, unpack
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
@@ -136,27 +136,6 @@ def test_background_ink_leaves_out_what_the_figure_encloses_and_counts_a_prop_in
     ink = palette.measure(*encoded(props), {"alice"})[1]
     lines = float(((props != bare).any(axis=2) & (props == (28, 22, 34)).all(axis=2)).mean())  # their outlines
     assert ink == pytest.approx(lines, rel=0.5), (ink, lines)
-
-
-def test_window_ink_reads_the_background_not_the_figure():
-    """A grey picture has no colours to find the figure by: the lower quartile of the ink's window means
-    reads the background's lines whether or not a densely drawn figure is there."""
-    rng = np.random.default_rng(3)
-    def grey_page(hatched: bool, figure_lines: bool) -> float:
-        page = np.full((600, 900), 255, np.uint8)
-        if hatched:
-            page[::12] = 30  # one line in 12 rows: 1/12 of the page
-        if figure_lines:
-            for _ in range(400):  # a dense figure over a sixth of the page
-                x, y = int(rng.integers(300, 600)), int(rng.integers(150, 450))
-                cv2.line(page, (x, y), (x + 20, y + 15), 30, 1)
-        fitted, sized = fit(cv2.cvtColor(page, cv2.COLOR_GRAY2RGB), 256)
-        return window_ink(unpack(ink_map(page if max(page.shape) <= 512 else cv2.cvtColor(sized, cv2.COLOR_RGB2GRAY),
-                                         fitted.shape[1::-1], 25.0)))
-    assert grey_page(False, False) == 0.0
-    assert grey_page(False, True) < 0.01
-    for figure_lines in (False, True):
-        assert grey_page(True, figure_lines) == pytest.approx(1 / 12, rel=0.3)
 
 
 INK = (20, 20, 24)  # a comic's line ink, and the hair colour of its character

@@ -22,6 +22,7 @@ import yaml
 from pipeline.config import load_keys
 from pipeline.filter.config import FilterConfig
 from pipeline.filter.encode import encode_representatives
+from pipeline.filter.lines import LineFigure
 from pipeline.filter.onnx_model import Scorer
 from pipeline.filter.scoring import Scoring, measure_rows, tags_by_md5
 from pipeline.labels import append_label, make_label
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 FAST = {"steps": 60, "folds": 3, "threads": 1, "batch_size": 16}  # the repo's training, shortened
 CALIBRATION = {"min_labels": 6, "min_each": 2}
 PALETTE = {"min_cutouts": 4}  # 200 posts: a few cut-outs a tag
+LINES = {"steps": 40, "batch_size": 8, "threads": 1}  # the line figure network, shortened
 
 
 def _params(path: Path) -> Path:
@@ -43,6 +45,7 @@ def _params(path: Path) -> Path:
     params["filter"]["train"] |= FAST
     params["filter"]["calibration"] |= CALIBRATION
     params["filter"]["palette"] |= PALETTE
+    params["filter"]["lines"] |= LINES
     path.write_text(yaml.safe_dump(params))
     return path
 
@@ -50,7 +53,7 @@ def _params(path: Path) -> Path:
 def _run(w: Path, cache: str = "cache") -> dict:
     common = ["--dedup", str(w / "dedup"), "--raw", str(w / "raw"), "--shards", str(w / cache),
               "--labels", str(w / "labels.csv"), "--params", str(w / "params.yaml"), "--workers", "2"]
-    models = ["--scoring", str(w / "scoring.json")]
+    models = ["--scoring", str(w / "scoring.json"), "--lines", str(w / "lines.onnx")]
     assert classifier.main(common + models + ["--out", str(w / "classifier.onnx"), "--metrics", str(w / "c.json")]) == 0
     assert filter_stage.main(common + models + ["--model", str(w / "classifier.onnx"), "--out", str(w / "filter"),
                                        "--report", str(w / "report"), "--metrics", str(w / "f.json")]) == 0
@@ -98,22 +101,25 @@ def test_onnx_agrees_with_torch(work):
 
 
 def test_the_cnn_scores_only_what_no_measure_scores(work):
-    """The filter stage runs the network on the pictures no palette measure scores; every probability is
-    what scoring them all gives (the classifier stage's way)."""
+    """The filter stage runs the network on the pictures no measure scores; every probability is what
+    scoring them all gives (the classifier stage's way)."""
     w, _ = work
     cfg = load_keys(w / "params.yaml", "filter", FilterConfig)
     pixels = encode_representatives(read_manifest(DEDUP.path(w / "dedup"), DEDUP), w / "raw", w / "cache",
                                     cfg.encode, workers=1)  # the finished shards, read back
     ok, scoring = pixels[pixels["status"] == "ok"], Scoring.load(w / "scoring.json")
     images, posts = read_manifest(DEDUP.path(w / "dedup"), DEDUP), read_manifest(RAW_POSTS.path(w / "raw"), RAW_POSTS)
-    measured = measure_rows(ok, tags_by_md5(images, posts), scoring.palette, workers=1)
-    only = scoring.cnn_rows(measured)
-    assert 0 < only.sum() < len(ok)  # grey pictures have no measure; colour ones do
+    measured = measure_rows(ok, tags_by_md5(images, posts), scoring.palette, LineFigure(w / "lines.onnx"), 1,
+                            cfg.batch)
+    assert (measured["line_figure"].notna() == measured["figure"].isna()).all()  # where no palette measures
+    without = measured.assign(line_figure=np.nan, line_ink=np.nan)  # as if no ink map: the CNN scores those
+    only = scoring.cnn_rows(without)
+    assert 0 < only.sum() < len(ok)  # grey pictures have no measure then; colour ones do
     scorer = Scorer(w / "classifier.onnx")
     some = scorer.score_rows(ok, cfg.batch, only=only)
     assert np.isnan(some[~only]).all() and not np.isnan(some[only]).any()
-    pd.testing.assert_frame_equal(scoring.probabilities(measured, some),
-                                  scoring.probabilities(measured, scorer.score_rows(ok, cfg.batch)))
+    pd.testing.assert_frame_equal(scoring.probabilities(without, some),
+                                  scoring.probabilities(without, scorer.score_rows(ok, cfg.batch)))
 
 
 def test_the_filter_stage_scores_without_torch(work, tmp_path):
@@ -122,7 +128,7 @@ def test_the_filter_stage_scores_without_torch(work, tmp_path):
     w, _ = work
     args = ["--dedup", w / "dedup", "--raw", w / "raw", "--shards", w / "cache", "--labels", w / "labels.csv",
             "--params", w / "params.yaml", "--workers", "2", "--scoring", w / "scoring.json",
-            "--model", w / "classifier.onnx", "--out", tmp_path / "filter", "--report", tmp_path / "report",
+            "--model", w / "classifier.onnx", "--lines", w / "lines.onnx", "--out", tmp_path / "filter", "--report", tmp_path / "report",
             "--metrics", tmp_path / "f.json"]
     r = subprocess.run([sys.executable, "-X", "importtime", "-m", "stages.filter", *map(str, args)],
                        cwd=REPO, capture_output=True, text=True)

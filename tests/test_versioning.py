@@ -76,6 +76,7 @@ def make_repo(root: Path, posts: int) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["samplebooru"]["posts"] = posts
     params["filter"]["train"].update(steps=60, batch_size=16)  # versions, not the classifier, are under test
+    params["filter"]["lines"].update(steps=40, batch_size=8)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + "*.so\n")
     sh(repo, "git", "init", "-q")

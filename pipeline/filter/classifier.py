@@ -2,8 +2,9 @@
 
 Pictures are the readable dedup representatives (duplicates would put one drawing in two folds). Each
 picture's targets are its human verdicts where there are any, else its tag weak labels. The CNN is trained
-out-of-fold and exported; the palette (``pipeline.filter.palette``) is learnt from tags; each head's score
-(the measure where there is one, else the CNN's) is calibrated into a probability
+out-of-fold and exported; the palette (``pipeline.filter.palette``) is learnt from tags, and the line figure
+network (``pipeline.filter.lines``) from the palette's figures; each head's score (the measure where there
+is one, else the CNN's) is calibrated into a probability
 (``pipeline.filter.scoring``). ``metrics`` says how the probabilities agree with the tags and with the people
 who labelled, so a user sees how noisy the tags are and how well the filter follows the verdicts.
 """
@@ -21,10 +22,12 @@ from scipy.stats import rankdata
 from pipeline.filter.calibrate import enough, human_labels, weak_labels
 from pipeline.filter.config import HEADS, ClassifierConfig, fold_of
 from pipeline.filter.encode import thumbs_of
+from pipeline.filter.lines import LineFigure
+from pipeline.filter.lines_train import cached
 from pipeline.filter.onnx_export import export
 from pipeline.filter.onnx_model import Scorer
 from pipeline.filter.palette import learn, unpack
-from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, measure_rows
+from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, line_rows, palette_rows
 from pipeline.filter.train import train_folds
 from pipeline.labels import Label
 
@@ -46,9 +49,11 @@ def training_set(images: pd.DataFrame, posts: pd.DataFrame, pixels: pd.DataFrame
 
 
 def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Label], cfg: ClassifierConfig,
-                     out: Path | str, workers: int = 1, progress: bool = True) -> Result:
+                     out: Path | str, lines_out: Path | str, cache_dir: Path | str, workers: int = 1,
+                     progress: bool = True) -> Result:
     """Train the k fold models on ``data`` (``training_set``), export to ``out``, check parity, learn the
-    palette and calibrate every head's score."""
+    palette and the line figure network (``lines_out``, kept in ``cache_dir``: ``lines_train.cached``) and
+    calibrate every head's score."""
     thumbs = thumbs_of(data, cfg.encode.thumb)
     weak = weak_labels(data["tags"], cfg.weak)
     human = human_labels(data["md5"], verdicts)
@@ -67,14 +72,16 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
     tags = [set(str(t).split()) for t in data["tags"].fillna("")]
     palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
                     cfg.palette)
-    measured = measure_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
+    measured = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
+    learnt = cached(data, tags, palette, measured, cfg.lines, cache_dir, lines_out, progress)
+    measured = line_rows(measured, data, LineFigure(lines_out, threads=cfg.lines.threads), cfg.batch)
     scoring = fit_scoring(palette, measured, cnn, weak, human, cfg.calibration)
     probs = scoring.probabilities(measured, cnn)
     metrics = {"pictures": len(data), "folds": cfg.train.folds, "thumb": cfg.encode.thumb,
                "onnx_parity": {"max_abs_diff": parity, "tolerance": 1e-4},
                "loss": {f"fold{k}": [round(x, 5) for x in h] for k, h in enumerate(trained.losses)},
-               "palette": {"appearance_tags": sorted(palette.profiles), "measured": int(
-                   measured["figure"].notna().sum()), "window_ink": int(measured["window_ink"].notna().sum())},
+               "palette": {"appearance_tags": sorted(palette.profiles), "measured": int(measured["figure"].notna().sum())},
+               "lines": {"learnt_from": learnt, "measured": int(measured["line_figure"].notna().sum())},
                "threshold": scoring.threshold}
     for k, head in enumerate(HEADS):
         p = probs[f"p_{head}"].to_numpy()

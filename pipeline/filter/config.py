@@ -9,6 +9,8 @@ setting decides, so dvc.yaml can list exactly the keys each stage reads:
   ``ClassifierConfig``'s keys; the filter stage reads ``FilterConfig``'s);
 - ``palette``: how each character's colours are learnt from tags, and the figure they find (the classifier
   stage: the filter stage reads the learnt palette from ``models/scoring.json``);
+- ``lines``: the line figure network, which finds the figure in the ink map alone, trained on the palette's
+  figures (the classifier stage; the filter stage reads the network from ``models/lines.onnx``);
 - ``calibration``: how human verdicts move each head's boundary (the classifier stage);
 - ``rules``: the pixel and file rules' thresholds: a change only re-decides, from saved numbers;
 - ``truth``: what "too small" and "too cluttered" mean when measuring against the sample corpus's truth
@@ -46,6 +48,31 @@ class TrainConfig:
     human_weight: float  # all verdicts of a head together, against all its tag labels, in the loss
     threads: int  # torch threads (fixed, so results do not depend on the machine's core count)
     net: NetConfig
+
+
+@dataclass(frozen=True)
+class LinesNetConfig:
+    """The line figure network's shape (``pipeline.filter.model.LinesNet``)."""
+
+    width: int  # channels of the first convolution; twice that after it
+
+
+@dataclass(frozen=True)
+class LinesConfig:
+    """The line figure network's training (``pipeline.filter.lines_train``) and reading (``pipeline.filter.lines``)."""
+
+    side: int  # the ink map is fitted into side x side; the figure grid is side / 4
+    seed: int
+    steps: int  # optimiser steps, whatever the number of pictures
+    batch_size: int
+    lr: float
+    weight_decay: float
+    threads: int
+    net: LinesNetConfig
+
+    def __post_init__(self) -> None:
+        if self.side < 8 or self.side % 4:
+            raise ValueError(f"lines.side must be a multiple of 4 of at least 8, got {self.side}")
 
 
 def fold_of(md5: str, folds: int) -> int:
@@ -140,6 +167,7 @@ class ClassifierConfig:
     weak: WeakParams
     train: TrainConfig
     palette: PaletteParams
+    lines: LinesConfig
     calibration: CalibrationParams
     batch: int  # pictures per onnxruntime call
 

@@ -52,7 +52,8 @@ def rule_reasons(px: Mapping, rules: RulesParams) -> list[str]:
 def decide(images: pd.DataFrame, pixels: pd.DataFrame, scores: pd.DataFrame, thresholds: Mapping[str, float],
            rules: RulesParams, verdicts: Mapping[tuple[str, str], Label]) -> pd.DataFrame:
     """FILTER rows: ``images`` (DEDUP), ``pixels`` (FILTER_PIXELS of the representatives), ``scores``
-    (md5, p_small, p_clutter, figure, background_ink, window_ink: ``Scoring.probabilities``), a threshold per head, and the human verdicts in force ((md5, target) ->)."""
+    (md5, p_small, p_clutter, figure, background_ink, line_figure, line_ink: ``Scoring.probabilities``), a
+    threshold per head, and the human verdicts in force ((md5, target) ->)."""
     blobs = ("thumb", "preview", "palette", "ink_map")
     px = pixels.drop(columns=[c for c in blobs if c in pixels]).set_index("md5").to_dict("index")
     sc = scores.set_index("md5").to_dict("index")

@@ -1,4 +1,5 @@
-"""The classifier's networks: a small CNN with one logit per head, and the k fold models as one graph.
+"""The classifier's networks: a small CNN with one logit per head, the k fold models as one graph, and the
+line figure network (the figure found in the ink map alone).
 
 Only modules live here (nanoGPT's rule); their config, ``NetConfig``, is in ``pipeline.filter.config`` with the
 other settings, so reading them needs no torch. Training is ``pipeline.filter.train``.
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.filter.config import HEADS, NetConfig
+from pipeline.filter.config import HEADS, LinesNetConfig, NetConfig
 
 
 class FilterNet(nn.Module):
@@ -77,3 +78,23 @@ def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.T
     """A bias-free convolution followed by eval-mode batch norm, as one convolution's weight and bias."""
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
     return conv.weight.detach() * scale[:, None, None, None], bn.bias.detach() - bn.running_mean * scale
+
+
+class LinesNet(nn.Module):
+    """Ink map (N, 1, S, S) in [0, 1] -> figure logits (N, 1, S/4, S/4): which cells of the picture are the
+    figure, from its lines alone (``pipeline.filter.lines``). A strided convolution and a pool bring it to
+    a quarter of the side, then dilated convolutions (1, 2, 4, 8) see some 60 cells around each: a
+    character's lines (eyes, hair strands, folds) against a scene's."""
+
+    def __init__(self, cfg: LinesNetConfig):
+        super().__init__()
+        w = cfg.width
+        layers: list[nn.Module] = [nn.Conv2d(1, w, 3, stride=2, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                   nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(inplace=True)]
+        for d in (1, 2, 4, 8):
+            layers += [nn.Conv2d(2 * w, 2 * w, 3, padding=d, dilation=d), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(2 * w, 1, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)

@@ -34,8 +34,8 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   the lines in it, are hers), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
   are left out of those blobs: its panel borders and balloons are background ink, not figure.
 
-A picture with no colour or no appearance tag is not measured (``None``); its clutter is read from its ink
-map alone (``window_ink``), its figure by the CNN.
+A picture with no colour or no appearance tag is not measured (``None``): its figure and clutter are read
+from its ink map alone, by a network that learnt the palette's figures (``pipeline.filter.lines``).
 """
 
 from __future__ import annotations
@@ -120,17 +120,6 @@ def ink_map(grey: np.ndarray, size: tuple[int, int], ink_grey: float) -> bytes:
     return _pack(shrink(cover, size))
 
 
-def window_ink(ink: np.ndarray) -> float:
-    """The background's ink where no figure can be found (a grey picture; tags that name no appearance):
-    the lower quartile of the ink's means over windows of a sixteenth of the map's long side. A figure
-    covers a part of the windows and its lines are dense; the background's lines are everywhere else. On
-    the 4,000 posts' 396 grey pictures it tells the truth's clutter at AUC 0.95 (the mean ink 0.94, the
-    CNN's score 0.90)."""
-    side = max(2, max(ink.shape) // 16)
-    means = cv2.blur(ink.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)  # float: no ties
-    return float(np.percentile(means[side // 2::side // 2, side // 2::side // 2], 25)) / 255.0
-
-
 def _pack(a: np.ndarray) -> bytes:
     """uint8 (H, W) or (H, W, C) as a 6-byte shape header and its zstd-compressed bytes: a tenth of PNG's
     encoding time on these maps (the filter stage's 2x bound), and smaller."""
@@ -168,22 +157,38 @@ class Palette:
         ink at a third of what it is (Spearman 0.575 against the truth's clutter on 143 comic pages of the
         4,000 posts; 0.875 without them). A single illustration keeps its outlines: on it the same rule
         counts a figure's inner lines as background (0.965 -> 0.80)."""
-        mine = sorted(set(tags) & self.profiles.keys())
-        if not mine:
+        found = self._figure(colours, tags)
+        if found is None:
             return None
-        q = quantise(colours)
-        # likelier under one of the post's profiles than the background's: per colour bin, once per tag
-        figure_bins, tops = self._of_tags(tuple(mine))
-        fig = figure_bins[q]
-        fig = cv2.morphologyEx(fig, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        blobs = self._blobs(q, fig, tops)
-        share = _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
+        fig, blobs = found
+        figure = _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
+        share = cv2.countNonZero(figure) / figure.size
         if panelled:
             blobs &= (ink < LINE).view(np.uint8)
         blobs = _filled(blobs)
         out = cv2.compare(cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8)), 0, cv2.CMP_EQ)  # 255: scene
         outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
         return share, outside / 255.0 / max(1, cv2.countNonZero(out))
+
+    def figure(self, colours: np.ndarray, ink: np.ndarray, tags: Iterable[str]) -> np.ndarray | None:
+        """The figure whose share is the ``small`` measure (uint8 0/1 on the maps' grid), or None when not
+        measurable: what the line figure network learns to find in the ink map alone (``pipeline.filter.lines``)."""
+        found = self._figure(colours, tags)
+        if found is None:
+            return None
+        fig, blobs = found
+        return _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
+
+    def _figure(self, colours: np.ndarray, tags: Iterable[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pixels of the post's appearance colours (closed 3 x 3) and their blobs (``_blobs``), or None."""
+        mine = sorted(set(tags) & self.profiles.keys())
+        if not mine:
+            return None
+        q = quantise(colours)
+        # likelier under one of the post's profiles than the background's: per colour bin, once per tag
+        figure_bins, tops = self._of_tags(tuple(mine))
+        fig = cv2.morphologyEx(figure_bins[q], cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        return fig, self._blobs(q, fig, tops)
 
     @functools.cached_property
     def _masks(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -244,16 +249,16 @@ class Palette:
         return cls({t: _dense(p) for t, p in doc["profiles"].items()}, _dense(doc["background"]), params)
 
 
-def _outlined(figure: np.ndarray, ink: np.ndarray) -> float:
-    """The share of the picture that ``figure`` (uint8 0/1, its colours' blobs) covers with its own lines:
-    the inked pixels within ``OUTLINE`` of it. The truth's figure holds its outline and inner lines, which
+def _outlined(figure: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """``figure`` (uint8 0/1, its colours' blobs) with its own lines: the inked pixels within ``OUTLINE`` of
+    it. The truth's figure holds its outline and inner lines, which
     no colour profile has (at 256 px they are a quarter of a small figure); and a blob of her colours in
     the background, away from her, is not her. On the 4,000 posts' colour illustrations, near the 1%
     boundary (0.3% to 3%), the log error's spread against the truth's share goes from 0.25 (every pixel
     of her colours) to 0.16 (1.48 median absolute deviations: 0.20 -> 0.08), and the best cut's errors from 35 to 14.
     With no blob (none holds enough of her top colours) her colours' pixels are the figure."""
     near = cv2.bitwise_and(cv2.dilate(figure, OUTLINE), cv2.compare(ink, INK_EDGE, cv2.CMP_GT))
-    return cv2.countNonZero(cv2.bitwise_or(figure, near)) / figure.size
+    return cv2.bitwise_or(figure, near)
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:

@@ -1,11 +1,14 @@
-"""The heads' probabilities: each picture's measure (``pipeline.filter.palette``) or, where it has none, its
-CNN score, through that score's calibration (``pipeline.filter.calibrate.calibrate``).
+"""The heads' probabilities: each picture's palette measure (``pipeline.filter.palette``) or, where it has
+none, its line figure measure (``pipeline.filter.lines``), or else its CNN score, through that score's
+calibration (``pipeline.filter.calibrate.calibrate``).
 
-The classifier stage learns the palette, fits the calibrations and saves all of it (``Scoring.save``);
-the filter stage loads it and applies it to the same saved maps and the same CNN, so both stages see the
-same probabilities (the classifier stage checks it). A measure is used where it exists because it ranks
-pictures within a tag (``wide_shot`` figures from 0.3% to 7%); the CNN only sees framing, but it scores the
-pictures no palette can measure (grey ones, or a colour one whose tags name no known appearance).
+The classifier stage learns the palette and the line figure network, fits the calibrations and saves them
+(``Scoring.save``, ``models/lines.onnx``); the filter stage loads them and applies them to the same saved
+maps and the same CNN, so both stages see the same probabilities (the classifier stage checks it). A
+measure is used where it exists because it ranks pictures within a tag (``wide_shot`` figures from 0.3% to
+7%); the CNN only sees framing. The palette needs colours and a known appearance; the line figure only an
+ink map (a grey picture, or a colour one whose tags name no known appearance); the CNN is left for a
+picture with neither (none decodes without an ink map today, but a calibration may be missing).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import pandas as pd
 
 from pipeline.filter.calibrate import calibrate, probability
 from pipeline.filter.config import HEADS, CalibrationParams
-from pipeline.filter.palette import Palette, unpack, window_ink
+from pipeline.filter.lines import LineFigure
+from pipeline.filter.palette import Palette, unpack
 from pipeline.store import atomic_path
 
-MEASURED = ("figure", "background_ink", "window_ink")  # ``measure_rows``' columns (FILTER columns too)
-MEASURES = {"small": ("figure",), "clutter": ("background_ink", "window_ink")}  # each head's, first first
+MEASURED = ("figure", "background_ink", "line_figure", "line_ink")  # ``measure_rows``' columns (FILTER's too)
+MEASURES = {"small": ("figure", "line_figure"), "clutter": ("background_ink", "line_ink")}  # each head's, first first
 FLOOR = {"small": 1e-4, "clutter": 1e-5}  # added before the log: an empty figure or a bare background
 
 
@@ -36,18 +40,24 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
     return {m: set(str(t).split()) for m, t in zip(reps["md5"], reps["tags"].fillna(""), strict=True)}
 
 
-def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette,
-                 workers: int) -> pd.DataFrame:
-    """``md5, figure, background_ink, window_ink`` of the FILTER_PIXELS rows (NaN where not measured): the
-    palette's two measures for a colour picture it can measure, else the window ink of any picture with an
-    ink map (a grey one, or colour with no appearance tag). A row whose bordered panels cover the page
-    (the palette's ``panels`` and ``panel_cover``) is measured as a panelled page (``Palette.measure``)."""
+def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, lines: LineFigure,
+                 workers: int, batch: int) -> pd.DataFrame:
+    """``md5`` and the MEASURED columns of the FILTER_PIXELS rows (NaN where not measured): the palette's
+    two measures of a colour picture it can measure (``palette_rows``), else the line figure's two of any
+    picture with an ink map (``line_rows``: a grey one, or colour with no appearance tag)."""
+    return line_rows(palette_rows(pixels, tags, palette, workers), pixels, lines, batch)
+
+
+def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, workers: int) -> pd.DataFrame:
+    """``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure. A
+    row whose bordered panels cover the page (the palette's ``panels`` and ``panel_cover``) is measured as
+    a panelled page (``Palette.measure``)."""
     ok = pixels[(pixels["status"] == "ok") & pixels["ink_map"].notna()]
     pp = palette.params
     colour = (ok["colour"] > pp.min_colour) & ok["palette"].notna()
     panelled = (ok["panels"] >= pp.panels) & (ok["panel_cover"] >= pp.panel_cover)
-    items = [(c if k else None, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
-        ok["md5"], ok["palette"], ok["ink_map"], panelled, colour, strict=True)]
+    items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
+        ok["md5"], ok["palette"], ok["ink_map"], panelled, colour, strict=True) if k]
     _HELD[:] = [palette, items]
     try:
         if workers > 1 and len(items) > 64:
@@ -57,20 +67,30 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
             got = [_measure(k) for k in range(len(items))]
     finally:
         _HELD.clear()
-    found = dict(zip(ok["md5"], got, strict=True))
+    found = {ok["md5"].iat[k]: g for k, g in zip(np.flatnonzero(colour.to_numpy()), got, strict=True) if g}
     md5s = pixels["md5"].to_numpy()
     return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
-                                         for k, col in enumerate(MEASURED)}})
+                                         for k, col in enumerate(MEASURED[:2])}})
+
+
+def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, lines: LineFigure, batch: int) -> pd.DataFrame:
+    """``measured`` (``palette_rows``, the same rows as ``pixels``) with ``line_figure, line_ink``: the line
+    figure network's measures of each row with an ink map and no palette measure."""
+    use = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy() & measured["figure"].isna().to_numpy()
+    got = lines.measure([unpack(b) for b in pixels["ink_map"].to_numpy()[use]], batch)
+    out = measured.copy()
+    for k, col in enumerate(MEASURED[2:]):
+        out[col] = np.nan
+        out.loc[use, col] = [g[k] for g in got]
+    return out
 
 
 _HELD: list = []  # [palette, items] of the measuring under way (a forked worker inherits them)
 
 
-def _measure(k: int) -> tuple[float, float, float]:
+def _measure(k: int) -> tuple[float, float] | None:
     colours, ink, tags, panelled = _HELD[1][k]
-    ink = unpack(ink)
-    got = None if colours is None else _HELD[0].measure(unpack(colours), ink, tags, panelled)
-    return (np.nan, np.nan, window_ink(ink)) if got is None else (*got, np.nan)
+    return _HELD[0].measure(unpack(colours), unpack(ink), tags, panelled)
 
 
 def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
