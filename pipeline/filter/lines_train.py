@@ -33,25 +33,24 @@ from pipeline.store import atomic_path
 VERSION = "lines-1"  # part of the cache digest: a change to the network or its training retrains
 
 
-def examples(data: pd.DataFrame, tags: list[set[str]], palette: Palette, measured: pd.DataFrame,
-             side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(inputs, targets, covers, md5s) of the colour illustrations the palette measures: ``measured``'s
-    rows (``measure_rows``) with a figure, not a panelled page."""
+def learnt_from(data: pd.DataFrame, palette: Palette, measured: pd.DataFrame) -> np.ndarray:
+    """The rows the network learns from: the colour illustrations the palette measures (``measured``,
+    ``palette_rows``' rows, has a figure), not a panelled page."""
     pp = palette.params
     panelled = (data["panels"] >= pp.panels) & (data["panel_cover"] >= pp.panel_cover)
-    use = measured["figure"].notna().to_numpy() & ~panelled.to_numpy()
-    xs, ys, cs, md5s = [], [], [], []
-    for k in np.flatnonzero(use):
+    return np.flatnonzero(measured["figure"].notna().to_numpy() & ~panelled.to_numpy())
+
+
+def examples(data: pd.DataFrame, rows: np.ndarray, tags: list[set[str]], palette: Palette, side: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, covers) of ``rows``: their ink maps and the palette's figures on the grid."""
+    xs, ys, cs = [], [], []
+    for k in rows:
         ink = unpack(data["ink_map"].iat[k])
-        mask = palette.figure(unpack(data["palette"].iat[k]), ink, tags[k])
         xs.append(grid_input(ink, side))
-        ys.append(grid_target(mask, side))
+        ys.append(grid_target(palette.figure(unpack(data["palette"].iat[k]), ink, tags[k]), side))
         cs.append(grid_cover(ink, side))
-        md5s.append(data["md5"].iat[k])
-    g = side // 4
-    if not xs:
-        return np.zeros((0, side, side), np.float32), np.zeros((0, g, g), np.float32), np.zeros((0, g, g), np.float32), []
-    return np.stack(xs), np.stack(ys), np.stack(cs), md5s
+    return np.stack(xs), np.stack(ys), np.stack(cs)
 
 
 def train(x: np.ndarray, y: np.ndarray, cover: np.ndarray, cfg: LinesConfig, progress: bool = True) -> LinesNet:
@@ -111,19 +110,19 @@ def cached(data: pd.DataFrame, tags: list[set[str]], palette: Palette, measured:
     """Write the network to ``out``: the one in ``cache_dir`` named by the digest of its pictures, palette
     and settings, or a new one trained (and kept there, the older ones removed). Returns the number of
     pictures it learnt from."""
-    x, y, cover, md5s = examples(data, tags, palette, measured, cfg.side)
-    if not md5s:
+    rows = learnt_from(data, palette, measured)
+    if not len(rows):
         raise ValueError("no colour illustration the palette measures: nothing to train the line figure network on")
-    key = json.dumps({"version": VERSION, "config": asdict(cfg), "palette": palette.to_doc(), "md5s": md5s},
-                     sort_keys=True)
+    key = json.dumps({"version": VERSION, "config": asdict(cfg), "palette": palette.to_doc(),
+                      "md5s": list(data["md5"].to_numpy()[rows])}, sort_keys=True)
     kept = Path(cache_dir) / f"lines-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
     if not kept.exists():
         if progress:
-            print(f"lines: training on {len(md5s)} colour illustrations", file=sys.stderr, flush=True)
-        export(train(x, y, cover, cfg, progress), kept, cfg.side)
+            print(f"lines: training on {len(rows)} colour illustrations", file=sys.stderr, flush=True)
+        export(train(*examples(data, rows, tags, palette, cfg.side), cfg, progress), kept, cfg.side)
         for old in Path(cache_dir).glob("lines-*.onnx"):
             if old != kept:
                 old.unlink()
     with atomic_path(Path(out)) as dest:
         shutil.copyfile(kept, dest)
-    return len(md5s)
+    return len(rows)
