@@ -18,13 +18,13 @@ grids, and ``LineFigure``, which reads ``models/lines.onnx`` into the two measur
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
+
+from pipeline.filter.onnx_model import open_session
 
 META = "linecolor.lines"  # metadata_props key: JSON {side}
 CELL = 4  # input pixels per side of a grid cell
@@ -83,13 +83,8 @@ class LineFigure:
     """onnxruntime over ``models/lines.onnx``: ``measure(inks)`` -> each ink map's two measures."""
 
     def __init__(self, path: Path | str, threads: int = 1):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        props = self.session.get_modelmeta().custom_metadata_map
-        if META not in props:
-            raise ValueError(f"{path}: not a line figure network exported by pipeline.filter (no {META} metadata)")
-        self.side = int(json.loads(props[META])["side"])
+        self.session, info = open_session(path, threads, META, "line figure network")
+        self.side = int(info["side"])
 
     def grids(self, inks: Sequence[np.ndarray], batch: int) -> np.ndarray:
         """(N, side / 4, side / 4) figure probabilities."""

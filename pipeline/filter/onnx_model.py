@@ -23,17 +23,23 @@ from pipeline.filter.encode import thumbs_of
 META = "linecolor.classifier"  # metadata_props key: JSON {thumb, heads, folds, logits}
 
 
+def open_session(path: Path | str, threads: int, key: str, what: str) -> tuple[ort.InferenceSession, dict]:
+    """A CPU session of one of the filter's networks and its metadata (JSON under ``key``); a clear error
+    for a file that is not ``what``."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    props = session.get_modelmeta().custom_metadata_map
+    if key not in props:
+        raise ValueError(f"{path}: not a {what} exported by pipeline.filter (no {key} metadata)")
+    return session, json.loads(props[key])
+
+
 class Scorer:
     """onnxruntime over ``models/classifier.onnx``: ``score(md5s, thumbs)`` -> (N, heads) probabilities."""
 
     def __init__(self, path: Path | str, threads: int = 1):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        props = self.session.get_modelmeta().custom_metadata_map
-        if META not in props:
-            raise ValueError(f"{path}: not a classifier exported by pipeline.filter (no {META} metadata)")
-        self.info = json.loads(props[META])
+        self.session, self.info = open_session(path, threads, META, "classifier")
 
     def score_rows(self, pixels: pd.DataFrame, batch: int, only: np.ndarray | None = None) -> np.ndarray:
         """(N, heads) CNN probabilities of FILTER_PIXELS rows that all have a thumbnail (status ok); with
