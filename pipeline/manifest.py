@@ -143,7 +143,8 @@ FILTER = Manifest("decisions.parquet", pa.schema([
     ("figure", pa.float64()),  # the figure's measured share of the picture, null unless measured (palette)
     ("background_ink", pa.float64()),  # mean ink outside the figure, null unless measured
     ("line_figure", pa.float64()),  # the figure found in the ink map alone, where no palette measures (lines)
-    ("line_ink", pa.float64()),  # the ink outside that figure
+    ("line_ink", pa.float64()),  # the ink outside that figure (also of a colour comic page)
+    ("page_ink", pa.float64()),  # a colour comic page's: background_ink and line_ink's geometric mean
     ("verdicts", pa.string()),  # the human verdicts in force, "target=value" sorted ("" when none)
 ]), ("id",))
 

@@ -60,7 +60,7 @@ def synthetic_decisions(posts: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                       "keep": [not r for r in first], "reason": first, "reasons": reasons,
                       "width": posts["width"], "height": posts["height"], "decoded_as": "", "p_small": p_small,
                       "p_clutter": p_clutter, "figure": np.nan, "background_ink": np.nan, "line_figure": np.nan,
-                      "line_ink": np.nan, "verdicts": ""})
+                      "line_ink": np.nan, "page_ink": np.nan, "verdicts": ""})
     dup = d.index[-1]  # one post follows another's decision: a duplicate, not decided, not in the pages
     d.loc[dup, ["cluster", "representative", "decision", "keep", "reason", "reasons"]] = [
         int(d["id"].iloc[0]), False, "duplicate", False, "", ""]

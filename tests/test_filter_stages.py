@@ -111,7 +111,10 @@ def test_the_cnn_scores_only_what_no_measure_scores(work):
     images, posts = read_manifest(DEDUP.path(w / "dedup"), DEDUP), read_manifest(RAW_POSTS.path(w / "raw"), RAW_POSTS)
     measured = measure_rows(ok, tags_by_md5(images, posts), scoring.palette, LineFigure(w / "lines.onnx"), 1,
                             cfg.batch)
-    assert (measured["line_figure"].notna() == measured["figure"].isna()).all()  # where no palette measures
+    page = measured["page_ink"].notna()  # a colour comic page: both measures, and their geometric mean
+    assert (measured["line_figure"].notna() == (measured["figure"].isna() | page)).all()
+    assert page.any() and np.allclose(measured["page_ink"][page] ** 2,
+                                      (measured["background_ink"] * measured["line_ink"])[page])
     without = measured.assign(line_figure=np.nan, line_ink=np.nan)  # as if no ink map: the CNN scores those
     only = scoring.cnn_rows(without)
     assert 0 < only.sum() < len(ok)  # grey pictures have no measure then; colour ones do
@@ -155,11 +158,12 @@ def test_human_labels_flip_decisions_and_move_the_boundary(work):
     head's boundary moves the way they say."""
     w, first = work
     d = first["decisions"]
-    measure = {"small": "figure", "clutter": "background_ink"}  # the palette's, on the colour pictures
+    measure = {"small": "figure", "clutter": "background_ink"}  # the palette's, on the colour illustrations
     for head in ("small", "clutter"):
         assert first["classifier"][head]["calibration"][measure[head]]["how"] == "tags"
         assert first["classifier"][head]["boundary"][measure[head]] is not None
-    judged = d[d["representative"] & d["figure"].notna() & (d["reasons"].str.split().map(len) <= 1)]
+    judged = d[d["representative"] & d["figure"].notna() & d["page_ink"].isna()  # not a comic page's
+               & (d["reasons"].str.split().map(len) <= 1)]
     small = judged[judged["reasons"] == "small"].sort_values("p_small")
     kept = judged[judged["keep"]].sort_values("p_clutter")
     flips = {"small": (small.head(4), 0), "clutter": (kept.tail(4), 1)}  # decisions they reverse

@@ -74,7 +74,7 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
                     cfg.palette)
     measured = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
     learnt = cached(data, tags, palette, measured, cfg.lines, cache_dir, lines_out, progress)
-    measured = line_rows(measured, data, LineFigure(lines_out, threads=cfg.lines.threads), cfg.batch)
+    measured = line_rows(measured, data, palette, LineFigure(lines_out, threads=cfg.lines.threads), cfg.batch)
     scoring = fit_scoring(palette, measured, cnn, weak, human, cfg.calibration)
     probs = scoring.probabilities(measured, cnn)
     metrics = {"pictures": len(data), "folds": cfg.train.folds, "thumb": cfg.encode.thumb,

@@ -28,6 +28,7 @@ from pipeline.filter.config import LinesConfig
 from pipeline.filter.lines import META, grid_cover, grid_input, grid_target
 from pipeline.filter.model import LinesNet
 from pipeline.filter.palette import Palette, unpack
+from pipeline.filter.scoring import panelled
 from pipeline.store import atomic_path
 
 VERSION = "lines-1"  # part of the cache digest: a change to the network or its training retrains
@@ -36,9 +37,7 @@ VERSION = "lines-1"  # part of the cache digest: a change to the network or its 
 def learnt_from(data: pd.DataFrame, palette: Palette, measured: pd.DataFrame) -> np.ndarray:
     """The rows the network learns from: the colour illustrations the palette measures (``measured``,
     ``palette_rows``' rows, has a figure), not a panelled page."""
-    pp = palette.params
-    panelled = (data["panels"] >= pp.panels) & (data["panel_cover"] >= pp.panel_cover)
-    return np.flatnonzero(measured["figure"].notna().to_numpy() & ~panelled.to_numpy())
+    return np.flatnonzero(measured["figure"].notna().to_numpy() & ~panelled(data, palette).to_numpy())
 
 
 def examples(data: pd.DataFrame, rows: np.ndarray, tags: list[set[str]], palette: Palette, side: int

@@ -28,8 +28,8 @@ from pipeline.filter.lines import LineFigure
 from pipeline.filter.palette import Palette, unpack
 from pipeline.store import atomic_path
 
-MEASURED = ("figure", "background_ink", "line_figure", "line_ink")  # ``measure_rows``' columns (FILTER's too)
-MEASURES = {"small": ("figure", "line_figure"), "clutter": ("background_ink", "line_ink")}  # each head's, first first
+MEASURED = ("figure", "background_ink", "line_figure", "line_ink", "page_ink")  # ``measure_rows``' (FILTER's too)
+MEASURES = {"small": ("figure", "line_figure"), "clutter": ("page_ink", "background_ink", "line_ink")}  # first first
 FLOOR = {"small": 1e-4, "clutter": 1e-5}  # added before the log: an empty figure or a bare background
 
 
@@ -43,21 +43,25 @@ def tags_by_md5(images: pd.DataFrame, posts: pd.DataFrame) -> dict[str, set[str]
 def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, lines: LineFigure,
                  workers: int, batch: int) -> pd.DataFrame:
     """``md5`` and the MEASURED columns of the FILTER_PIXELS rows (NaN where not measured): the palette's
-    two measures of a colour picture it can measure (``palette_rows``), else the line figure's two of any
-    picture with an ink map (``line_rows``: a grey one, or colour with no appearance tag)."""
-    return line_rows(palette_rows(pixels, tags, palette, workers), pixels, lines, batch)
+    two measures of a colour picture it can measure (``palette_rows``), the line figure's two of any other
+    picture with an ink map (``line_rows``: a grey one, or colour with no appearance tag), and the two
+    together on a colour comic page."""
+    return line_rows(palette_rows(pixels, tags, palette, workers), pixels, palette, lines, batch)
+
+
+def panelled(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
+    """The rows whose bordered panels cover the page (the palette's ``panels`` and ``panel_cover``): a
+    comic page, measured as one (``Palette.measure``, ``line_rows``)."""
+    return (pixels["panels"] >= palette.params.panels) & (pixels["panel_cover"] >= palette.params.panel_cover)
 
 
 def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, workers: int) -> pd.DataFrame:
-    """``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure. A
-    row whose bordered panels cover the page (the palette's ``panels`` and ``panel_cover``) is measured as
-    a panelled page (``Palette.measure``)."""
+    """``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure; a
+    ``panelled`` page measured as one."""
     ok = pixels[(pixels["status"] == "ok") & pixels["ink_map"].notna()]
-    pp = palette.params
-    colour = (ok["colour"] > pp.min_colour) & ok["palette"].notna()
-    panelled = (ok["panels"] >= pp.panels) & (ok["panel_cover"] >= pp.panel_cover)
+    colour = (ok["colour"] > palette.params.min_colour) & ok["palette"].notna()
     items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
-        ok["md5"], ok["palette"], ok["ink_map"], panelled, colour, strict=True) if k]
+        ok["md5"], ok["palette"], ok["ink_map"], panelled(ok, palette), colour, strict=True) if k]
     _HELD[:] = [palette, items]
     try:
         if workers > 1 and len(items) > 64:
@@ -73,15 +77,23 @@ def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
                                          for k, col in enumerate(MEASURED[:2])}})
 
 
-def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, lines: LineFigure, batch: int) -> pd.DataFrame:
-    """``measured`` (``palette_rows``, the same rows as ``pixels``) with ``line_figure, line_ink``: the line
-    figure network's measures of each row with an ink map and no palette measure."""
-    use = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy() & measured["figure"].isna().to_numpy()
+def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette, lines: LineFigure, batch: int
+              ) -> pd.DataFrame:
+    """``measured`` (``palette_rows``, the same rows as ``pixels``) with ``line_figure, line_ink``, the line
+    figure network's measures of each row with an ink map and no palette measure, and of each panelled
+    page the palette measured; and that page's ``page_ink``, the geometric mean of its two ink measures.
+    On a comic page the palette's figure misses what is not in her colours and the network never saw a
+    page of panels; each reads the truth's clutter of the 4,000 posts' 143 colour comic pages at AUC 0.89
+    and 0.93, together at 0.95."""
+    page = panelled(pixels, palette).to_numpy() & measured["figure"].notna().to_numpy()
+    use = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy() & (measured["figure"].isna().to_numpy()
+                                                                                | page)
     got = lines.measure([unpack(b) for b in pixels["ink_map"].to_numpy()[use]], batch)
     out = measured.copy()
-    for k, col in enumerate(MEASURED[2:]):
+    for k, col in enumerate(("line_figure", "line_ink")):
         out[col] = np.nan
         out.loc[use, col] = [g[k] for g in got]
+    out["page_ink"] = np.where(page, np.sqrt(out["background_ink"] * out["line_ink"]), np.nan)
     return out
 
 
