@@ -170,6 +170,10 @@ class Palette:
         outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
         return share, outside / 255.0 / max(1, cv2.countNonZero(out))
 
+    def can_measure(self, tags: Iterable[str]) -> bool:
+        """Whether ``measure`` measures a colour picture with these tags: one of them is an appearance tag."""
+        return not self.profiles.keys().isdisjoint(tags)
+
     def figure(self, colours: np.ndarray, ink: np.ndarray, tags: Iterable[str]) -> np.ndarray | None:
         """The figure whose share is the ``small`` measure (uint8 0/1 on the maps' grid), or None when not
         measurable: what the line figure network learns to find in the ink map alone (``pipeline.filter.lines``)."""

@@ -14,10 +14,11 @@ picture with neither (none decodes without an ink map today, but a calibration m
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,16 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
     """``md5`` and the MEASURED columns of the FILTER_PIXELS rows (NaN where not measured): the palette's
     two measures of a colour picture it can measure (``palette_rows``), the line figure's two of any other
     picture with an ink map (``line_rows``: a grey one, or colour with no appearance tag), and the two
-    together on a colour comic page."""
-    return line_rows(palette_rows(pixels, tags, palette, workers), pixels, palette, lines, batch)
+    together on a colour comic page. The network runs while the palette's pool measures: which rows it reads
+    is known beforehand (no colours, no appearance tag, or a panelled page), and the pool leaves the cores
+    idle while it starts and gathers."""
+    ok = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy()
+    colour = (pixels["colour"] > palette.params.min_colour).to_numpy() & pixels["palette"].notna().to_numpy()
+    appears = np.array([palette.can_measure(tags.get(m, ())) for m in pixels["md5"]], bool)
+    use = ok & (~(colour & appears) | panelled(pixels, palette).to_numpy())
+    inks = [unpack(b) for b in pixels["ink_map"].to_numpy()[use]]
+    measured, got = palette_rows(pixels, tags, palette, workers, meanwhile=lambda: lines.measure(inks, batch))
+    return _with_lines(measured, pixels, palette, use, got)
 
 
 def panelled(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
@@ -55,9 +64,11 @@ def panelled(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
     return (pixels["panels"] >= palette.params.panels) & (pixels["panel_cover"] >= palette.params.panel_cover)
 
 
-def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, workers: int) -> pd.DataFrame:
+def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, workers: int,
+                 meanwhile: Callable[[], Any] | None = None) -> Any:
     """``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure; a
-    ``panelled`` page measured as one."""
+    ``panelled`` page measured as one. With ``meanwhile``: (those rows, what it returned), it being called
+    while the workers measure."""
     ok = pixels[(pixels["status"] == "ok") & pixels["ink_map"].notna()]
     colour = (ok["colour"] > palette.params.min_colour) & ok["palette"].notna()
     items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
@@ -66,15 +77,19 @@ def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
     try:
         if workers > 1 and len(items) > 64:
             with get_context("fork").Pool(workers) as pool:  # forked now: the workers inherit palette and maps
-                got = pool.map(_measure, range(len(items)), chunksize=64)
+                pending = pool.map_async(_measure, range(len(items)), chunksize=64)
+                extra = meanwhile() if meanwhile else None
+                got = pending.get()
         else:
+            extra = meanwhile() if meanwhile else None
             got = [_measure(k) for k in range(len(items))]
     finally:
         _HELD.clear()
     found = {ok["md5"].iat[k]: g for k, g in zip(np.flatnonzero(colour.to_numpy()), got, strict=True) if g}
     md5s = pixels["md5"].to_numpy()
-    return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
-                                         for k, col in enumerate(MEASURED[:2])}})
+    out = pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
+                                        for k, col in enumerate(MEASURED[:2])}})
+    return (out, extra) if meanwhile else out
 
 
 def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette, lines: LineFigure, batch: int
@@ -84,11 +99,25 @@ def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette, li
     page the palette measured; and that page's ``page_ink``, the geometric mean of its two ink measures.
     On a comic page the palette's figure misses what is not in her colours and the network never saw a
     page of panels; each reads the truth's clutter of the 4,000 posts' 143 colour comic pages at AUC 0.89
-    and 0.93, together at 0.95."""
-    page = panelled(pixels, palette).to_numpy() & measured["figure"].notna().to_numpy()
-    use = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy() & (measured["figure"].isna().to_numpy()
-                                                                                | page)
+    and 0.93, together at 0.94."""
+    use = _line_use(measured, pixels, palette)
     got = lines.measure([unpack(b) for b in pixels["ink_map"].to_numpy()[use]], batch)
+    return _with_lines(measured, pixels, palette, use, got)
+
+
+def _line_use(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette) -> np.ndarray:
+    """The rows the line figure measures: an ink map and no palette measure, or a panelled page."""
+    page = panelled(pixels, palette).to_numpy() & measured["figure"].notna().to_numpy()
+    return (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy() & (measured["figure"].isna().to_numpy()
+                                                                                 | page)
+
+
+def _with_lines(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette, use: np.ndarray,
+                got: list[tuple[float, float]]) -> pd.DataFrame:
+    """``measured`` with the line figure's measures ``got`` of the ``use`` rows, and the page ink."""
+    if not np.array_equal(use, _line_use(measured, pixels, palette)):
+        raise RuntimeError("the line figure measured other rows than the palette left it")
+    page = panelled(pixels, palette).to_numpy() & measured["figure"].notna().to_numpy()
     out = measured.copy()
     for k, col in enumerate(("line_figure", "line_ink")):
         out[col] = np.nan
@@ -101,8 +130,8 @@ _HELD: list = []  # [palette, items] of the measuring under way (a forked worker
 
 
 def _measure(k: int) -> tuple[float, float] | None:
-    colours, ink, tags, panelled = _HELD[1][k]
-    return _HELD[0].measure(unpack(colours), unpack(ink), tags, panelled)
+    colours, ink, tags, page = _HELD[1][k]
+    return _HELD[0].measure(unpack(colours), unpack(ink), tags, page)
 
 
 def features(measured: pd.DataFrame, cnn: np.ndarray) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
