@@ -58,7 +58,7 @@ def main() -> int:
     palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
                     palette_cfg)
     print(f"{len(data)} pictures; appearance tags: {' '.join(sorted(palette.profiles))}", file=sys.stderr)
-    measured = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, cfg.train.threads)
+    measured, _ = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, cfg.train.threads)
     kept = np.array([not set(rule_reasons(r, fcfg.rules)) & set(PIXEL_REASONS)
                      for r in data.drop(columns=["preview"]).to_dict("records")])
     return report(data["id"], measured["figure"].to_numpy(), measured["background_ink"].to_numpy(), kept, params,

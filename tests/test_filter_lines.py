@@ -75,7 +75,7 @@ def learnt(tmp_path_factory):
     data = _rows(pics, tags)
     tag_sets = [set(t.split()) for t in data["tags"]]
     palette = learn([unpack(b) for b in data["palette"]], tag_sets, data["colour"].to_numpy(), PARAMS)
-    measured = palette_rows(data, dict(zip(data["md5"], tag_sets, strict=True)), palette, 1)
+    measured, _ = palette_rows(data, dict(zip(data["md5"], tag_sets, strict=True)), palette, 1)
     cache, out = tmp_path_factory.mktemp("lines"), tmp_path_factory.mktemp("models") / "lines.onnx"
     n = cached(data, tag_sets, palette, measured, CFG, cache, out, progress=False)
     return data, tag_sets, palette, measured, cache, out, n

@@ -72,7 +72,7 @@ def train_classifier(data: pd.DataFrame, verdicts: Mapping[tuple[str, str], Labe
     tags = [set(str(t).split()) for t in data["tags"].fillna("")]
     palette = learn([None if b is None else unpack(b) for b in data["palette"]], tags, data["colour"].to_numpy(),
                     cfg.palette)
-    measured = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
+    measured, _ = palette_rows(data, dict(zip(data["md5"], tags, strict=True)), palette, workers)
     learnt = cached(data, tags, palette, measured, cfg.lines, cache_dir, lines_out, progress)
     measured = line_rows(measured, data, palette, LineFigure(lines_out, threads=cfg.lines.threads), cfg.batch)
     scoring = fit_scoring(palette, measured, cnn, weak, human, cfg.calibration)

@@ -50,12 +50,16 @@ def measure_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
     is known beforehand (no colours, no appearance tag, or a panelled page), and the pool leaves the cores
     idle while it starts and gathers."""
     ok = (pixels["status"].eq("ok") & pixels["ink_map"].notna()).to_numpy()
-    colour = (pixels["colour"] > palette.params.min_colour).to_numpy() & pixels["palette"].notna().to_numpy()
     appears = np.array([palette.can_measure(tags.get(m, ())) for m in pixels["md5"]], bool)
-    use = ok & (~(colour & appears) | panelled(pixels, palette).to_numpy())
+    use = ok & (~(_coloured(pixels, palette).to_numpy() & appears) | panelled(pixels, palette).to_numpy())
     inks = [unpack(b) for b in pixels["ink_map"].to_numpy()[use]]
     measured, got = palette_rows(pixels, tags, palette, workers, meanwhile=lambda: lines.measure(inks, batch))
     return _with_lines(measured, pixels, palette, use, got)
+
+
+def _coloured(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
+    """The rows with a colour map and more than the palette's ``min_colour``: the ones it may measure."""
+    return (pixels["colour"] > palette.params.min_colour) & pixels["palette"].notna()
 
 
 def panelled(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
@@ -65,12 +69,11 @@ def panelled(pixels: pd.DataFrame, palette: Palette) -> pd.Series:
 
 
 def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Palette, workers: int,
-                 meanwhile: Callable[[], Any] | None = None) -> Any:
-    """``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure; a
-    ``panelled`` page measured as one. With ``meanwhile``: (those rows, what it returned), it being called
-    while the workers measure."""
+                 meanwhile: Callable[[], Any] = lambda: None) -> tuple[pd.DataFrame, Any]:
+    """(``md5, figure, background_ink`` of the FILTER_PIXELS rows, NaN where the palette cannot measure, a
+    ``panelled`` page measured as one; what ``meanwhile`` returned, called while the workers measure)."""
     ok = pixels[(pixels["status"] == "ok") & pixels["ink_map"].notna()]
-    colour = (ok["colour"] > palette.params.min_colour) & ok["palette"].notna()
+    colour = _coloured(ok, palette)
     items = [(c, i, sorted(tags.get(m, ())), bool(p)) for m, c, i, p, k in zip(
         ok["md5"], ok["palette"], ok["ink_map"], panelled(ok, palette), colour, strict=True) if k]
     _HELD[:] = [palette, items]
@@ -78,18 +81,17 @@ def palette_rows(pixels: pd.DataFrame, tags: Mapping[str, set[str]], palette: Pa
         if workers > 1 and len(items) > 64:
             with get_context("fork").Pool(workers) as pool:  # forked now: the workers inherit palette and maps
                 pending = pool.map_async(_measure, range(len(items)), chunksize=64)
-                extra = meanwhile() if meanwhile else None
+                extra = meanwhile()
                 got = pending.get()
         else:
-            extra = meanwhile() if meanwhile else None
+            extra = meanwhile()
             got = [_measure(k) for k in range(len(items))]
     finally:
         _HELD.clear()
     found = {ok["md5"].iat[k]: g for k, g in zip(np.flatnonzero(colour.to_numpy()), got, strict=True) if g}
     md5s = pixels["md5"].to_numpy()
-    out = pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
-                                        for k, col in enumerate(MEASURED[:2])}})
-    return (out, extra) if meanwhile else out
+    return pd.DataFrame({"md5": md5s, **{col: [found[m][k] if m in found else np.nan for m in md5s]
+                                         for k, col in enumerate(MEASURED[:2])}}), extra
 
 
 def line_rows(measured: pd.DataFrame, pixels: pd.DataFrame, palette: Palette, lines: LineFigure, batch: int
