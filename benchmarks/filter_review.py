@@ -61,6 +61,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
     a = ap.parse_args()
     work = a.work or Path(tempfile.mkdtemp(prefix="filter-review-"))
+    work.mkdir(parents=True, exist_ok=True)  # a --work folder that is not there yet is made
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["samplebooru"]["posts"] = a.posts
     (work / "params.yaml").write_text(yaml.safe_dump(params))
