@@ -15,7 +15,7 @@ import torch
 from pipeline.filter.config import LinesConfig, LinesNetConfig
 from pipeline.filter.lines import LineFigure, grid_cover, grid_input, grid_target, measures
 from pipeline.filter.lines_train import cached, export, train
-from pipeline.filter.palette import fit, ink_map, learn, maps, unpack
+from pipeline.filter.palette import _pack, fit, ink_map, learn, maps, unpack
 from pipeline.filter.scoring import palette_rows
 from tests.test_filter_palette import DRESS, HAIR, OTHER, PARAMS, figure, scene
 
@@ -125,3 +125,19 @@ def test_onnx_agrees_with_torch_and_the_cache_is_reused(learnt, tmp_path):
     other = replace(CFG, seed=1)  # other settings: another network, the old one dropped
     cached(data, tag_sets, palette, measured, other, cache, tmp_path / "other.onnx", progress=False)
     assert [p.name for p in cache.glob("lines-*.onnx")] != [kept[0].name] and len(list(cache.glob("lines-*.onnx"))) == 1
+
+
+def test_the_same_files_with_other_ink_maps_train_another_network(learnt, tmp_path):
+    """The cache is named by the maps it learns from, not only by the files' md5s: an ink map of other code
+    or other ``filter.encode`` settings must not be read by a network that learnt the old ones."""
+    data, tag_sets, palette, measured, *_ = learnt
+    quick, cache = replace(CFG, steps=2), tmp_path / "cache"
+    cache.mkdir()
+    cached(data, tag_sets, palette, measured, quick, cache, tmp_path / "a.onnx", progress=False)
+    first = [p.name for p in cache.glob("lines-*.onnx")]
+    fainter = data.assign(ink_map=[_pack(unpack(b) // 2) for b in data["ink_map"]])  # same md5s and colours
+    cached(fainter, tag_sets, palette, measured, quick, cache, tmp_path / "b.onnx", progress=False)
+    second = [p.name for p in cache.glob("lines-*.onnx")]
+    assert len(first) == len(second) == 1 and first != second
+    cached(data, tag_sets, palette, measured, quick, cache, tmp_path / "c.onnx", progress=False)
+    assert [p.name for p in cache.glob("lines-*.onnx")] == first  # the first maps again: their network again

@@ -106,14 +106,14 @@ def export(net: LinesNet, out: Path | str, side: int, opset: int = 18) -> None:
 
 def cached(data: pd.DataFrame, tags: list[set[str]], palette: Palette, measured: pd.DataFrame, cfg: LinesConfig,
            cache_dir: Path | str, out: Path | str, progress: bool = True) -> int:
-    """Write the network to ``out``: the one in ``cache_dir`` named by the digest of its pictures, palette
-    and settings, or a new one trained (and kept there, the older ones removed). Returns the number of
-    pictures it learnt from."""
+    """Write the network to ``out``: the one in ``cache_dir`` named by the digest of its pictures' maps,
+    palette and settings, or a new one trained (and kept there, the older ones removed). Returns the number
+    of pictures it learnt from."""
     rows = learnt_from(data, palette, measured)
     if not len(rows):
         raise ValueError("no colour illustration the palette measures: nothing to train the line figure network on")
     key = json.dumps({"version": VERSION, "config": asdict(cfg), "palette": palette.to_doc(),
-                      "md5s": list(data["md5"].to_numpy()[rows])}, sort_keys=True)
+                      "maps": _maps_digest(data, rows), "tags": [sorted(tags[k]) for k in rows]}, sort_keys=True)
     kept = Path(cache_dir) / f"lines-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
     if not kept.exists():
         if progress:
@@ -125,3 +125,15 @@ def cached(data: pd.DataFrame, tags: list[set[str]], palette: Palette, measured:
     with atomic_path(Path(out)) as dest:
         shutil.copyfile(kept, dest)
     return len(rows)
+
+
+def _maps_digest(data: pd.DataFrame, rows: np.ndarray) -> str:
+    """What the network learns from, bytes and all: each row's md5 and its two maps (with the tags, its
+    targets). The same files encoded otherwise (an ink map of other code or ``filter.encode`` settings)
+    train a new network, never the one learnt from the old maps."""
+    h = hashlib.sha256()
+    for col in ("md5", "palette", "ink_map"):
+        for v in data[col].to_numpy()[rows]:
+            b = v.encode() if isinstance(v, str) else bytes(v)
+            h.update(len(b).to_bytes(8, "little") + b)
+    return h.hexdigest()
