@@ -10,7 +10,9 @@ a person looking at the picture would say, with ``filter.truth``'s definitions),
 the labels file, and reruns classifier + filter. Precision and recall of ``small`` and ``clutter`` are
 measured against the truth on the pictures the reviewer has *not* labelled (labelled ones follow their
 verdict by construction), and again over those with no pixel-rule reason (colour illustrations: where
-these heads decide what is kept). Prints a table per round, then one JSON line.
+these heads decide what is kept). Prints a table per round; then, per head and score, the errors left on
+the unlabelled pictures next to those at that score's best cut chosen knowing the truth (how far the
+measure itself allows, whatever the calibration); then one JSON line.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -32,7 +35,8 @@ sys.path.insert(0, str(REPO))
 from pipeline.config import load_keys  # noqa: E402
 from pipeline.filter.config import FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS  # noqa: E402
-from pipeline.filter.truth import borderline, precision_recall, truth_table  # noqa: E402
+from pipeline.filter.scoring import MEASURES  # noqa: E402
+from pipeline.filter.truth import borderline, judged, precision_recall, truth_table  # noqa: E402
 from pipeline.labels import append_label, make_label  # noqa: E402
 from pipeline.manifest import FILTER, read_manifest  # noqa: E402
 from pipeline.samplebooru.corpus import Corpus  # noqa: E402
@@ -115,10 +119,49 @@ def main() -> int:
         print(f"| {n} | " + " | ".join(str(table[h][m][k]) for h in HEADS for m in ("precision", "recall")) + " | "
               + " | ".join(" / ".join(str(table["colour"][h][m][k]) for m in ("precision", "recall"))
                            for h in HEADS) + " |")
+    print("\nAfter the last round, per score: the errors on the unlabelled pictures it decides, at the calibrated"
+          " threshold and at the best cut of that score chosen knowing the truth (measuring only: what the measure"
+          " itself allows)\n| head | score | pictures | true | wrongly flagged / missed | at the best cut |\n"
+          "|---|---|---|---|---|---|")
+    for row in ceiling(decisions, truth, exclude=ids):
+        print("| " + " | ".join(str(v) for v in row) + " |")
     print(json.dumps(table))
     if a.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def ceiling(decisions: pd.DataFrame, truth: pd.DataFrame, exclude: set[int]) -> list[tuple]:
+    """Per head and score (the first of ``MEASURES[head]`` a picture has, else the CNN): (head, score,
+    pictures, true, "flagged wrongly / missed" now, the same at the score's best cut)."""
+    d = judged(decisions)
+    d = d[~d["id"].isin(exclude)].merge(truth, on="id", suffixes=("", "_truth"))
+    rows = []
+    for h in HEADS:
+        left = np.ones(len(d), bool)
+        for name in (*MEASURES[h], "cnn"):
+            use = left & (d[name].notna().to_numpy() if name != "cnn" else True)
+            left &= ~use
+            if not use.any():
+                continue
+            x = d[name].to_numpy(float)[use] if name != "cnn" else d[f"p_{h}"].to_numpy(float)[use]
+            x = -x if h == "small" and name != "cnn" else x  # higher: more likely yes
+            y = d[h].to_numpy(bool)[use]
+            said = d["reasons"].str.split().map(lambda r, h=h: h in r).to_numpy(bool)[use]
+            rows.append((h, name, int(use.sum()), int(y.sum()), f"{int((said & ~y).sum())} / {int((~said & y).sum())}",
+                         _best_cut(x, y)))
+    return rows
+
+
+def _best_cut(x: np.ndarray, y: np.ndarray) -> str:
+    """"wrongly flagged / missed" at the cut of ``x`` (yes from it up) with the fewest errors."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    missed = np.concatenate([[0], np.cumsum(ys)])  # cut before position k: the yeses below it are missed
+    wrong = np.concatenate([np.cumsum((~ys)[::-1])[::-1], [0]])
+    cuts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1], [True]]))  # never between equal scores
+    k = int(cuts[np.argmin((missed + wrong)[cuts])])
+    return f"{int(wrong[k])} / {int(missed[k])}"
 
 
 def _borderline_both(decisions, thresholds, n, skip):
