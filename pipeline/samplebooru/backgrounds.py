@@ -33,7 +33,7 @@ def _bg_lw(cv: Canvas) -> int:
 def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generator, rv: np.random.Generator,
                     variant: int = 0) -> None:
     """Plain paper .. a cluttered scene; the amount of objects and lines grows continuously with clutter."""
-    W, H = cv.w, cv.h
+    H = cv.h
     lab = cv.labels
     lw = _bg_lw(cv)
     ilw = max(1, lw - 1) if lw > 1 else 1
@@ -54,25 +54,38 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
         horizon = float(np.clip(horizon + H * (1.0 if up else -1.0) * float(rv.uniform(0.13, 0.18)),
                                 0.3 * H, 0.92 * H))
     if kind != "white":
-        if kind == "simple":
-            base = new(PASTELS[int(rs.integers(len(PASTELS)))], inner=0, outer=0)
-            cv.rect(base, 0, 0, W, H)
-            if rv.random() < 0.6:
-                band = new(mix(PASTELS[int(rs.integers(len(PASTELS)))], (200, 200, 220), 0.2))
-                cv.rect(band, -5, horizon, W + 5, H + 5)
-        elif theme in ("outdoor", "city"):
-            sky = new((150, 200, 245) if rs.random() < 0.7 else (250, 190, 150), receive=False, inner=0, outer=0)
-            cv.rect(sky, 0, 0, W, H)
-            ground = new((120, 190, 90) if theme == "outdoor" else (150, 150, 160))
-            cv.rect(ground, -5, horizon, W + 5, H + 5)
-        else:
-            wall = new(PASTELS[int(rs.integers(len(PASTELS)))], inner=0, outer=0)
-            cv.rect(wall, 0, 0, W, H)
-            floor = new((196, 150, 104))
-            cv.rect(floor, -5, horizon, W + 5, H + 5)
+        _ground(cv, new, rs, rv, kind, theme, horizon)
+    _texture(cv, rv, kind, theme, horizon, n_lines, lw)
+    _objects(cv, new, rv, kind, theme, horizon, n_obj, lw)
 
+
+def _ground(cv: Canvas, new, rs: np.random.Generator, rv: np.random.Generator, kind: str, theme: str,
+            horizon: float) -> None:
+    """The fills behind everything: a pastel (and a band), sky and ground, or wall and floor."""
+    W, H = cv.w, cv.h
+    if kind == "simple":
+        base = new(PASTELS[int(rs.integers(len(PASTELS)))], inner=0, outer=0)
+        cv.rect(base, 0, 0, W, H)
+        if rv.random() < 0.6:
+            band = new(mix(PASTELS[int(rs.integers(len(PASTELS)))], (200, 200, 220), 0.2))
+            cv.rect(band, -5, horizon, W + 5, H + 5)
+    elif theme in ("outdoor", "city"):
+        sky = new((150, 200, 245) if rs.random() < 0.7 else (250, 190, 150), receive=False, inner=0, outer=0)
+        cv.rect(sky, 0, 0, W, H)
+        ground = new((120, 190, 90) if theme == "outdoor" else (150, 150, 160))
+        cv.rect(ground, -5, horizon, W + 5, H + 5)
+    else:
+        wall = new(PASTELS[int(rs.integers(len(PASTELS)))], inner=0, outer=0)
+        cv.rect(wall, 0, 0, W, H)
+        floor = new((196, 150, 104))
+        cv.rect(floor, -5, horizon, W + 5, H + 5)
+
+
+def _texture(cv: Canvas, rv: np.random.Generator, kind: str, theme: str, horizon: float, n_lines: int,
+             lw: int) -> None:
+    """Texture lines, drawn first (objects in front erase them): grass tufts, paving, grain, sparkles."""
+    W, H = cv.w, cv.h
     s = min(W, H)
-    # Texture lines first (objects in front erase them): grass tufts, paving, grain, sparkles.
     for _ in range(n_lines):
         x = float(rv.uniform(0, W))
         ln = s * float(rv.uniform(0.012, 0.05))
@@ -94,6 +107,13 @@ def draw_background(cv: Canvas, clutter: float, kind: str, rs: np.random.Generat
             y = float(rv.uniform(0, H))
             cv.stroke([(x - ln / 2, y), (x + ln / 2, y)], lw)
             cv.stroke([(x, y - ln / 2), (x, y + ln / 2)], lw)
+
+
+def _objects(cv: Canvas, new, rv: np.random.Generator, kind: str, theme: str, horizon: float, n_obj: int,
+             lw: int) -> None:
+    """The props, back to front by depth: trees, clouds, bushes, houses, poles, boxes, windows, shelves..."""
+    W, H = cv.w, cv.h
+    s = min(W, H)
     objs = []
     for _ in range(n_obj):
         objs.append((float(rv.uniform(0.0, 1.0)), float(rv.uniform(-0.05, 1.05)) * W))

@@ -53,38 +53,68 @@ def _ellipse_pts(cx, cy, rx, ry, a0, a1, n=24):
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
 
 
+@dataclass
+class _Pen:
+    """What every part of one figure is drawn with: the canvas, the figure's frame (head top at (cx, top),
+    ``u`` pixels a head unit), its line widths, and its colours with the part each one paints."""
+
+    cv: Canvas
+    ch: Character
+    pose: Pose
+    cx: float
+    top: float
+    u: float
+    group: int
+
+    def __post_init__(self) -> None:
+        self.ow = int(np.clip(round(1 + self.u * 0.035), 1, 7))
+        self.iw = max(1, int(round(self.ow * 0.6)))
+        self.dw = max(1, int(round(self.ow * 0.55)))
+        self.detail = self.u >= 14
+        self.girl = self.ch.gender == "girl"
+        self.hx = self.pose.head_dx  # head offset in units
+        accent = self.ch.accent_rgb
+        self.accent = mix(accent, (255, 255, 255), 0.35) if self.pose.accent_swap else accent
+        # a region's part (ground truth only): by its colour, else clothing, unless the call says otherwise
+        self.part_of = {tuple(self.ch.hair_rgb): HAIR, tuple(self.ch.skin_rgb): SKIN, tuple(self.ch.eye_rgb): EYES,
+                        tuple(self.accent): ACCENT, tuple(self.ch.outfit_rgb): OUTFIT}
+
+    def P(self, x, y):  # noqa: N802 (a point of the figure, in head units)
+        return (self.cx + x * self.u, self.top + y * self.u)
+
+    def pts(self, seq):
+        return [self.P(x, y) for x, y in seq]
+
+    def new(self, rgb, receive=True, casts=True, inner=None, outer=None, shade=None, part=None):
+        """A new region's label in this figure's group, with its line widths and ground-truth part."""
+        return self.cv.labels.add(rgb, self.group, self.iw if inner is None else inner,
+                                  self.ow if outer is None else outer, receive, casts, shade,
+                                  self.part_of.get(tuple(rgb), OUTFIT) if part is None else part)
+
+
 def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, pose: Pose,
                    group: int) -> None:
-    """A front-facing figure, head top at (cx, top), head height ``u`` pixels, FIGURE_HEADS heads tall."""
-    lab = cv.labels
-    ow = int(np.clip(round(1 + u * 0.035), 1, 7))
-    iw = max(1, int(round(ow * 0.6)))
-    dw = max(1, int(round(ow * 0.55)))
-    detail = u >= 14
+    """A front-facing figure, head top at (cx, top), head height ``u`` pixels, FIGURE_HEADS heads tall:
+    back to front, the hair behind, the legs, the torso, the arms, the head, the face, the hair in front.
+    Each region's label is made in that order, so the same figure is drawn label for label every time."""
+    p = _Pen(cv, ch, pose, cx, top, u, group)
+    hair_l = p.new(ch.hair_rgb)
+    _back_hair(p, hair_l)
+    _legs(p)
+    _torso(p)
+    _arm(p, -1)
+    _arm(p, 1)
+    _head(p, hair_l)
+    if p.detail:
+        _eyes(p)
+        _mouth(p)
+    _front_hair(p)
 
-    def P(x, y):
-        return (cx + x * u, top + y * u)
 
-    def pts(seq):
-        return [P(x, y) for x, y in seq]
-
-    girl = ch.gender == "girl"
-    hair, skin, outfit, accent = ch.hair_rgb, ch.skin_rgb, ch.outfit_rgb, ch.accent_rgb
-    if pose.accent_swap:
-        accent = mix(accent, (255, 255, 255), 0.35)
-    # a region's part (ground truth only): by its colour, else clothing, unless the call says otherwise
-    part_of = {tuple(hair): HAIR, tuple(skin): SKIN, tuple(ch.eye_rgb): EYES, tuple(accent): ACCENT,
-               tuple(outfit): OUTFIT}
-
-    def new(rgb, receive=True, casts=True, inner=None, outer=None, shade=None, part=None):
-        return lab.add(rgb, group, iw if inner is None else inner, ow if outer is None else outer,
-                       receive, casts, shade, part_of.get(tuple(rgb), OUTFIT) if part is None else part)
-
-    hair_l = new(hair)
-    hx = pose.head_dx  # head offset in units
-
-    # --- hair behind the head and body
-    st = ch.hairstyle
+def _back_hair(p: _Pen, hair_l: int) -> None:
+    """The hair behind the head and body, by hairstyle."""
+    pts, new, hx, cv, hair = p.pts, p.new, p.hx, p.cv, p.ch.hair_rgb
+    st = p.ch.hairstyle
     if st == "long":
         back = [(-0.5, 0.4), (-0.62, 1.4), (-0.7, 2.5), (-0.5, 2.7), (-0.3, 2.55), (-0.1, 2.75), (0.1, 2.55),
                 (0.3, 2.75), (0.5, 2.55), (0.7, 2.6), (0.62, 1.4), (0.5, 0.4)]
@@ -105,26 +135,10 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
         back = [(-0.5, 0.4), (-0.54, 0.92), (-0.4, 0.86), (0.4, 0.86), (0.54, 0.92), (0.5, 0.4)]
         cv.poly(hair_l, pts([(x + hx, y) for x, y in back]))
 
-    # --- arms (helper) and legs
-    sw = 0.5 if girl else 0.6
 
-    def arm(side: int):
-        a = math.radians(pose.arm_angle[(side + 1) // 2])
-        b = math.radians(pose.arm_bend[(side + 1) // 2])
-        sx, sy = side * (sw - 0.08), 1.38
-        ex, ey = sx + side * 1.2 * math.sin(a), sy + 1.2 * math.cos(a)
-        a2 = a + b
-        wx, wy = ex + side * 1.1 * math.sin(a2), ey + 1.1 * math.cos(a2)
-        sleeve = new(outfit)
-        cv.limb(sleeve, [P(sx, sy), P(ex, ey)], 0.36 * u)
-        fx, fy = ex + (wx - ex) * 0.55, ey + (wy - ey) * 0.55
-        cv.limb(sleeve, [P(ex, ey), P(fx, fy)], 0.3 * u)
-        cv.limb(new(skin), [P(fx, fy), P(wx, wy)], 0.2 * u)
-        cv.ellipse(new(skin), P(wx, wy), (0.13 * u, 0.13 * u))
-        cuff = new(accent)
-        cv.limb(cuff, [P(ex + (wx - ex) * 0.5, ey + (wy - ey) * 0.5), P(fx, fy)], 0.32 * u)
-
-    # legs
+def _legs(p: _Pen) -> None:
+    P, pts, new, u, cv = p.P, p.pts, p.new, p.u, p.cv
+    pose, girl, skin, outfit = p.pose, p.girl, p.ch.skin_rgb, p.ch.outfit_rgb
     for s in (-1, 1):
         hxp, fx = s * 0.2, s * (0.22 + pose.leg_spread)
         leg_rgb = skin if girl else mix(outfit, (20, 20, 30), 0.45)
@@ -136,6 +150,12 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
                                (fx + 0.12, 5.8), (fx - 0.12, 5.8)]))
         cv.ellipse(new((92, 56, 40)), P(fx + s * 0.06, 5.88), (0.2 * u, 0.12 * u))
 
+
+def _torso(p: _Pen) -> None:
+    """The neck, and the torso: a dress and collar, or a shirt, jacket and tie."""
+    P, pts, new, u, hx = p.P, p.pts, p.new, p.u, p.hx
+    cv, girl, dw, detail, skin = p.cv, p.girl, p.dw, p.detail, p.ch.skin_rgb
+    outfit, accent = p.ch.outfit_rgb, p.accent
     neck = new(skin)
     cv.rect(neck, *P(hx * 0.5 - 0.12, 0.85), *P(hx * 0.5 + 0.12, 1.4))
     torso = new(outfit)
@@ -173,10 +193,33 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
         if detail:
             cv.stroke(pts([(-0.3, 2.1), (-0.22, 2.3)]), dw)
             cv.stroke(pts([(0.3, 2.1), (0.22, 2.3)]), dw)
-    arm(-1)
-    arm(1)
 
-    # --- head
+
+def _arm(p: _Pen, side: int) -> None:
+    """One arm, its sleeve, cuff and hand; ``side`` -1 left, 1 right."""
+    P, new, u, cv, pose = p.P, p.new, p.u, p.cv, p.pose
+    skin, outfit, accent = p.ch.skin_rgb, p.ch.outfit_rgb, p.accent
+    sw = 0.5 if p.girl else 0.6
+    a = math.radians(pose.arm_angle[(side + 1) // 2])
+    b = math.radians(pose.arm_bend[(side + 1) // 2])
+    sx, sy = side * (sw - 0.08), 1.38
+    ex, ey = sx + side * 1.2 * math.sin(a), sy + 1.2 * math.cos(a)
+    a2 = a + b
+    wx, wy = ex + side * 1.1 * math.sin(a2), ey + 1.1 * math.cos(a2)
+    sleeve = new(outfit)
+    cv.limb(sleeve, [P(sx, sy), P(ex, ey)], 0.36 * u)
+    fx, fy = ex + (wx - ex) * 0.55, ey + (wy - ey) * 0.55
+    cv.limb(sleeve, [P(ex, ey), P(fx, fy)], 0.3 * u)
+    cv.limb(new(skin), [P(fx, fy), P(wx, wy)], 0.2 * u)
+    cv.ellipse(new(skin), P(wx, wy), (0.13 * u, 0.13 * u))
+    cuff = new(accent)
+    cv.limb(cuff, [P(ex + (wx - ex) * 0.5, ey + (wy - ey) * 0.5), P(fx, fy)], 0.32 * u)
+
+
+def _head(p: _Pen, hair_l: int) -> None:
+    """The face and the cap of hair over it."""
+    P, pts, new, u, hx = p.P, p.pts, p.new, p.u, p.hx
+    cv, hair, skin, st = p.cv, p.ch.hair_rgb, p.ch.skin_rgb, p.ch.hairstyle
     face = new(skin)
     fp = np.concatenate([_ellipse_pts(hx, 0.55, 0.42, 0.45, 180, 360, 20),
                          np.array([(hx + 0.42, 0.62), (hx + 0.36, 0.86), (hx + 0.14, 1.02), (hx, 1.06),
@@ -190,47 +233,60 @@ def draw_character(cv: Canvas, ch: Character, cx: float, top: float, u: float, p
     cv.ellipse(cap, P(hx, 0.5), (0.51 * u, 0.5 * u))
     cv.poly(face, pts(fp))
 
-    # eyes
-    if detail:
-        eye_w = (0.13, 0.12) if girl else (0.11, 0.085)
-        for s in (-1, 1):
-            ex, ey = hx + s * 0.18, 0.68
-            closed = pose.eyes == "closed" or (pose.eyes == "wink" and s > 0)
-            if closed:
-                cv.arc(P(ex, ey - 0.02), (eye_w[0] * u, 0.05 * u), 200, 340, max(dw, 0.03 * u))
-                continue
-            white = new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES)  # no line under the eye
-            cv.ellipse(white, P(ex, ey), (eye_w[0] * u, eye_w[1] * u))
-            ir = new(ch.eye_rgb, receive=False, casts=False, inner=dw, part=EYES)
-            cv.ellipse(ir, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u))
-            dark = new(mix(ch.eye_rgb, (10, 10, 30), 0.45), receive=False, casts=False, inner=0, part=EYES)
-            cv.ellipse(dark, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u), 0, 180, 360)
-            cv.ellipse(new((20, 16, 30), receive=False, casts=False, inner=0, part=EYES), P(ex + s * 0.01, ey + 0.02),
-                       (0.032 * u, 0.05 * u))
-            cv.ellipse(new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES),
-                       P(ex - 0.03 + s * 0.01, ey - 0.03), (0.026 * u, 0.026 * u))
-            cv.arc(P(ex, ey), (eye_w[0] * u * 1.08, eye_w[1] * u * 1.05), 190, 350, max(ow, 0.035 * u))
-            cv.arc(P(ex, ey), (eye_w[0] * u * 0.75, eye_w[1] * u * 1.02), 65, 115, dw)
-            if girl:
-                cv.stroke(pts([(ex + s * 0.12, ey - 0.06), (ex + s * 0.18, ey - 0.1)]), max(dw, 0.02 * u))
-        # mouth and nose
-        if pose.mouth == "open":
-            m = new((170, 50, 60), receive=False, casts=False, inner=dw, part=SKIN)
-            cv.ellipse(m, P(hx, 0.88), (0.075 * u, 0.06 * u), 0, 0, 180)
-        elif pose.mouth == "grin":
-            m = new((255, 255, 255), receive=False, casts=False, inner=dw, part=SKIN)
-            cv.ellipse(m, P(hx, 0.88), (0.09 * u, 0.05 * u), 0, 0, 180)
-        elif pose.mouth == "smile":
-            cv.arc(P(hx, 0.86), (0.06 * u, 0.03 * u), 20, 160, dw)
-        else:
-            cv.stroke(pts([(hx - 0.04, 0.89), (hx + 0.04, 0.89)]), dw)
-        cv.stroke(pts([(hx + 0.015, 0.77), (hx, 0.79)]), dw)
-        if pose.blush:
-            bl = new(mix(skin, (240, 90, 110), 0.35), receive=False, casts=False, inner=0, part=SKIN)
-            for s in (-1, 1):
-                cv.ellipse(bl, P(hx + s * 0.27, 0.8), (0.07 * u, 0.03 * u))
 
-    # --- hair in front of the face
+def _eyes(p: _Pen) -> None:
+    P, pts, new, u, hx = p.P, p.pts, p.new, p.u, p.hx
+    cv, ch, pose, girl, ow = p.cv, p.ch, p.pose, p.girl, p.ow
+    dw = p.dw
+    eye_w = (0.13, 0.12) if girl else (0.11, 0.085)
+    for s in (-1, 1):
+        ex, ey = hx + s * 0.18, 0.68
+        closed = pose.eyes == "closed" or (pose.eyes == "wink" and s > 0)
+        if closed:
+            cv.arc(P(ex, ey - 0.02), (eye_w[0] * u, 0.05 * u), 200, 340, max(dw, 0.03 * u))
+            continue
+        white = new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES)  # no line under the eye
+        cv.ellipse(white, P(ex, ey), (eye_w[0] * u, eye_w[1] * u))
+        ir = new(ch.eye_rgb, receive=False, casts=False, inner=dw, part=EYES)
+        cv.ellipse(ir, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u))
+        dark = new(mix(ch.eye_rgb, (10, 10, 30), 0.45), receive=False, casts=False, inner=0, part=EYES)
+        cv.ellipse(dark, P(ex + s * 0.01, ey + 0.01), (0.075 * u, (eye_w[1] - 0.005) * u), 0, 180, 360)
+        cv.ellipse(new((20, 16, 30), receive=False, casts=False, inner=0, part=EYES), P(ex + s * 0.01, ey + 0.02),
+                   (0.032 * u, 0.05 * u))
+        cv.ellipse(new((255, 255, 255), receive=False, casts=False, inner=0, part=EYES),
+                   P(ex - 0.03 + s * 0.01, ey - 0.03), (0.026 * u, 0.026 * u))
+        cv.arc(P(ex, ey), (eye_w[0] * u * 1.08, eye_w[1] * u * 1.05), 190, 350, max(ow, 0.035 * u))
+        cv.arc(P(ex, ey), (eye_w[0] * u * 0.75, eye_w[1] * u * 1.02), 65, 115, dw)
+        if girl:
+            cv.stroke(pts([(ex + s * 0.12, ey - 0.06), (ex + s * 0.18, ey - 0.1)]), max(dw, 0.02 * u))
+
+
+def _mouth(p: _Pen) -> None:
+    """The mouth, the nose and the blush."""
+    P, pts, new, u, hx = p.P, p.pts, p.new, p.u, p.hx
+    cv, pose, dw, skin = p.cv, p.pose, p.dw, p.ch.skin_rgb
+    if pose.mouth == "open":
+        m = new((170, 50, 60), receive=False, casts=False, inner=dw, part=SKIN)
+        cv.ellipse(m, P(hx, 0.88), (0.075 * u, 0.06 * u), 0, 0, 180)
+    elif pose.mouth == "grin":
+        m = new((255, 255, 255), receive=False, casts=False, inner=dw, part=SKIN)
+        cv.ellipse(m, P(hx, 0.88), (0.09 * u, 0.05 * u), 0, 0, 180)
+    elif pose.mouth == "smile":
+        cv.arc(P(hx, 0.86), (0.06 * u, 0.03 * u), 20, 160, dw)
+    else:
+        cv.stroke(pts([(hx - 0.04, 0.89), (hx + 0.04, 0.89)]), dw)
+    cv.stroke(pts([(hx + 0.015, 0.77), (hx, 0.79)]), dw)
+    if pose.blush:
+        bl = new(mix(skin, (240, 90, 110), 0.35), receive=False, casts=False, inner=0, part=SKIN)
+        for s in (-1, 1):
+            cv.ellipse(bl, P(hx + s * 0.27, 0.8), (0.07 * u, 0.03 * u))
+
+
+def _front_hair(p: _Pen) -> None:
+    """The hair in front of the face: bangs, locks, highlight, strands, ties."""
+    P, pts, new, u, hx = p.P, p.pts, p.new, p.u, p.hx
+    cv, girl, dw, detail, hair = p.cv, p.girl, p.dw, p.detail, p.ch.hair_rgb
+    accent, st = p.accent, p.ch.hairstyle
     bangs = new(hair)
     top_arc = _ellipse_pts(hx, 0.5, 0.52, 0.51, 178, 362, 20)
     n_str = 7
