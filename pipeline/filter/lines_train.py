@@ -31,7 +31,7 @@ from pipeline.filter.palette import Palette, unpack
 from pipeline.filter.scoring import panelled
 from pipeline.store import atomic_path
 
-VERSION = "lines-1"  # part of the cache digest: a change to the network or its training retrains
+VERSION = "lines-2"  # part of the cache digest: a change to the network, its training or its targets retrains
 
 
 def learnt_from(data: pd.DataFrame, palette: Palette, measured: pd.DataFrame) -> np.ndarray:
