@@ -275,9 +275,12 @@ def _whole(figure: np.ndarray) -> np.ndarray:
     girl in white read lowest), the spread near the 1% boundary from 0.155 to 0.150, the AUC for
     "under 1%" from 0.9979 to 0.9981, and the best cut's errors from 14 to 9."""
     closed = cv2.morphologyEx(figure, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    holes = cv2.subtract(_filled(closed), closed)
-    n, label, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
-    fill = stats[:, cv2.CC_STAT_AREA] <= cv2.countNonZero(figure)
+    filled = _filled(closed)
+    limit = cv2.countNonZero(figure)
+    if cv2.countNonZero(filled) - cv2.countNonZero(closed) <= limit:  # all holes together no larger: no count
+        return filled
+    n, label, stats, _ = cv2.connectedComponentsWithStats(cv2.subtract(filled, closed), connectivity=4)
+    fill = stats[:, cv2.CC_STAT_AREA] <= limit
     fill[0] = False
     return cv2.bitwise_or(closed, fill.view(np.uint8)[label])
 
