@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.palette import Palette, PaletteParams, fit, learn, maps, unpack
+from pipeline.filter.palette import Palette, PaletteParams, _whole, fit, learn, maps, unpack
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
@@ -231,3 +231,18 @@ def test_the_logistic_fit_recovers_a_known_model():
     y = (rng.random(20000) < 1 / (1 + np.exp(-(2.0 * x - 6.0)))).astype(float)
     a, b = fit_logistic(x, y, np.ones_like(x))
     assert a == pytest.approx(2.0, rel=0.08) and b == pytest.approx(-6.0, rel=0.08)
+
+
+def test_her_figure_holds_what_she_encloses_but_not_the_picture_around_a_frame_she_touches():
+    """``_whole``: a part in a colour of no profile inside her (a white dress) is hers; a frame line she
+    touches encloses the whole picture, a hole larger than her, which stays background."""
+    her = np.zeros((100, 120), np.uint8)
+    her[20:80, 40:80] = 1
+    her[40:70, 52:68] = 0  # the white dress: no profile has it, her colours and lines enclose it
+    whole = _whole(her)
+    assert whole[55, 60] == 1 and cv2.countNonZero(whole) == 60 * 40
+    framed = her.copy()
+    cv2.rectangle(framed, (0, 0), (119, 99), 1, 1)  # a frame line ...
+    framed[80:, 60] = 1  # ... that her foot touches
+    got = _whole(framed)
+    assert got[55, 60] == 1 and got[10, 10] == 0 and cv2.countNonZero(got) < 2 * cv2.countNonZero(framed)

@@ -162,7 +162,7 @@ class Palette:
         if found is None:
             return None
         fig, blobs = found
-        figure = _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
+        figure = _hers(fig, blobs, ink)
         share = cv2.countNonZero(figure) / figure.size
         if panelled:
             blobs &= (ink < LINE).view(np.uint8)
@@ -181,8 +181,7 @@ class Palette:
         found = self._figure(colours, tags)
         if found is None:
             return None
-        fig, blobs = found
-        return _outlined(blobs if cv2.countNonZero(blobs) else fig, ink)
+        return _hers(*found, ink)
 
     def _figure(self, colours: np.ndarray, tags: Iterable[str]) -> tuple[np.ndarray, np.ndarray] | None:
         """The pixels of the post's appearance colours (closed 3 x 3) and their blobs (``_blobs``), or None."""
@@ -254,6 +253,12 @@ class Palette:
         return cls({t: _dense(p) for t, p in doc["profiles"].items()}, _dense(doc["background"]), params)
 
 
+def _hers(fig: np.ndarray, blobs: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The ``small`` measure's figure: her blobs (with none, her colours' pixels), her lines about them
+    (``_outlined``) and what they enclose (``_whole``)."""
+    return _whole(_outlined(blobs if cv2.countNonZero(blobs) else fig, ink))
+
+
 def _outlined(figure: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """``figure`` (uint8 0/1, its colours' blobs) with its own lines: the inked pixels within ``OUTLINE`` of
     it. The truth's figure holds its outline and inner lines, which
@@ -263,7 +268,7 @@ def _outlined(figure: np.ndarray, ink: np.ndarray) -> np.ndarray:
     of her colours) to 0.16 (1.48 median absolute deviations: 0.20 -> 0.08), and the best cut's errors from 35 to 14.
     With no blob (none holds enough of her top colours) her colours' pixels are the figure."""
     near = cv2.bitwise_and(cv2.dilate(figure, OUTLINE), cv2.compare(ink, INK_EDGE, cv2.CMP_GT))
-    return _whole(cv2.bitwise_or(figure, near))
+    return cv2.bitwise_or(figure, near)
 
 
 def _whole(figure: np.ndarray) -> np.ndarray:
