@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.config import load_keys  # noqa: E402
 from pipeline.filter.config import FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS  # noqa: E402
-from pipeline.filter.scoring import MEASURES  # noqa: E402
+from pipeline.filter.scoring import MEASURES, Scoring  # noqa: E402
 from pipeline.filter.truth import borderline, judged, precision_recall, truth_table  # noqa: E402
 from pipeline.labels import append_label, make_label  # noqa: E402
 from pipeline.manifest import FILTER, read_manifest  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> int:
           " threshold and at the best cut of that score chosen knowing the truth (measuring only: what the measure"
           " itself allows)\n| head | score | pictures | true | wrongly flagged / missed | at the best cut |\n"
           "|---|---|---|---|---|---|")
-    for row in ceiling(decisions, truth, exclude=ids):
+    for row in ceiling(decisions, truth, ids, Scoring.load(work / "scoring.json")):
         print("| " + " | ".join(str(v) for v in row) + " |")
     print(json.dumps(table))
     if a.work is None:
@@ -131,17 +131,16 @@ def main() -> int:
     return 0
 
 
-def ceiling(decisions: pd.DataFrame, truth: pd.DataFrame, exclude: set[int]) -> list[tuple]:
-    """Per head and score (the first of ``MEASURES[head]`` a picture has, else the CNN): (head, score,
-    pictures, true, "flagged wrongly / missed" now, the same at the score's best cut)."""
+def ceiling(decisions: pd.DataFrame, truth: pd.DataFrame, exclude: set[int], scoring: Scoring) -> list[tuple]:
+    """Per head and the score that decides its pictures (``Scoring.decided_by``): (head, score, pictures,
+    true, "flagged wrongly / missed" now, the same at the score's best cut)."""
     d = judged(decisions)
     d = d[~d["id"].isin(exclude)].merge(truth, on="id", suffixes=("", "_truth"))
+    decided = scoring.decided_by(d)
     rows = []
     for h in HEADS:
-        left = np.ones(len(d), bool)
         for name in (*MEASURES[h], "cnn"):
-            use = left & (d[name].notna().to_numpy() if name != "cnn" else True)
-            left &= ~use
+            use = decided[h] == name
             if not use.any():
                 continue
             x = d[name].to_numpy(float)[use] if name != "cnn" else d[f"p_{h}"].to_numpy(float)[use]

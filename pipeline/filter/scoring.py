@@ -180,12 +180,22 @@ class Scoring:
     def thresholds(self) -> dict[str, float]:
         return {h: self.threshold for h in HEADS}
 
-    def cnn_rows(self, measured: pd.DataFrame) -> np.ndarray:
-        """Which pictures some head scores by the CNN (``probabilities``): those no calibrated measure of it
-        scores. The others need no CNN score (NaN), so the filter stage runs the network only on these."""
+    def decided_by(self, measured: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per head, the name of the score that decides each picture (one of its MEASURES, or "cnn" where no
+        calibrated measure of it scores the picture): what ``probabilities`` reads."""
         nan = np.full((len(measured), len(HEADS)), np.nan)
-        return np.logical_or.reduce([_scored_by(scores, self.fits[h])["cnn"]
-                                     for h, scores in features(measured, nan).items()])
+        out = {}
+        for h, scores in features(measured, nan).items():
+            names = np.full(len(measured), "cnn", object)
+            for name, use in _scored_by(scores, self.fits[h]).items():
+                names[use] = name
+            out[h] = names
+        return out
+
+    def cnn_rows(self, measured: pd.DataFrame) -> np.ndarray:
+        """Which pictures some head scores by the CNN (``probabilities``). The others need no CNN score
+        (NaN), so the filter stage runs the network only on these."""
+        return np.logical_or.reduce([names == "cnn" for names in self.decided_by(measured).values()])
 
     def probabilities(self, measured: pd.DataFrame, cnn: np.ndarray) -> pd.DataFrame:
         """``md5, p_<head>..., <measure>...``: each picture's probability per head, and its measures. ``cnn``
