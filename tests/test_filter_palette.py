@@ -141,16 +141,17 @@ def test_background_ink_leaves_out_what_the_figure_encloses_and_counts_a_prop_in
 INK = (20, 20, 24)  # a comic's line ink, and the hair colour of its character
 
 
-def comic_page(w: int, h: int) -> tuple[np.ndarray, float]:
-    """A page of 2 x 2 bordered panels inside a white margin, a black-haired figure in each panel with its
-    hair over the panel's top border (as a page's characters touch its borders). Returns the page and the
-    share of it its borders cover where no figure is drawn over them."""
-    page = np.full((h, w, 3), 255, np.uint8)
+def comic_page(w: int, h: int, paper: tuple = (255, 255, 255)) -> tuple[np.ndarray, float]:
+    """A page of 2 x 2 bordered white panels inside a margin of ``paper``, a black-haired figure in each
+    panel with its hair over the panel's top border (as a page's characters touch its borders). Returns the
+    page and the share of it its borders cover where no figure is drawn over them."""
+    page = np.full((h, w, 3), paper, np.uint8)
     m, gut, lw = 30, 20, 4
     pw, ph = (w - 2 * m - gut) // 2, (h - 2 * m - gut) // 2
     borders = np.zeros((h, w), np.uint8)
     for x in (m, m + pw + gut):
         for y in (m, m + ph + gut):
+            page[y:y + ph, x:x + pw] = 255
             cv2.rectangle(borders, (x, y), (x + pw, y + ph), 1, lw)
             figure(page, x + pw // 2, y + 36, 36, (INK, DRESS))  # the head centred on the border
     page[borders > 0] = INK
@@ -158,7 +159,8 @@ def comic_page(w: int, h: int) -> tuple[np.ndarray, float]:
     return page, float(((borders > 0) & ~hair_or_dress).mean())
 
 
-def test_a_panelled_page_counts_its_borders_as_background_ink():
+def dark_palette() -> Palette:
+    """A palette whose ``cara`` has the page's ink for hair and wears ``DRESS``."""
     pics, tags = [], []
     for k in range(8):  # cut-outs of a character whose hair is the page's ink, and of another one
         pic = np.full((600, 400, 3), 255, np.uint8)
@@ -170,6 +172,11 @@ def test_a_panelled_page_counts_its_borders_as_background_ink():
         tags.append({"wide_shot", "simple_background"})
     dark = learn([encoded(p)[0] for p in pics], tags, np.full(len(pics), 0.5), PARAMS)
     assert "cara" in dark.profiles
+    return dark
+
+
+def test_a_panelled_page_counts_its_borders_as_background_ink():
+    dark = dark_palette()
     page, borders = comic_page(900, 700)
     maps_ = encoded(page)
     share, ink = dark.measure(*maps_, {"cara"}, panelled=True)
@@ -177,6 +184,15 @@ def test_a_panelled_page_counts_its_borders_as_background_ink():
     assert ink == pytest.approx(borders, rel=0.35), (ink, borders)
     assert ink_single < 0.5 * ink  # read as one illustration, the borders join the figure they touch
     assert share == share_single  # the figure's share is not the panels' business
+
+
+def test_a_figure_stays_inside_its_panel_when_the_gutters_are_in_her_colours():
+    """Gutters printed in a colour of hers join her figure through the hair she draws over a border; they
+    and the borders about them are still the page's background, not her."""
+    dark = dark_palette()
+    page, borders = comic_page(900, 700, paper=DRESS)
+    share, ink = dark.measure(*encoded(page), {"cara"}, panelled=True)
+    assert ink == pytest.approx(borders, rel=0.35), (ink, borders)
 
 
 def test_a_saved_palette_measures_the_same_and_its_json_is_stable(palette):

@@ -33,7 +33,8 @@ name, hair and eye tags say who is in one, so (``benchmarks/filter_palette.py`` 
   hers; ``_whole``: so is her white dress). The ``clutter``
   measure is the mean ink outside those blobs, their holes filled (an apron in a colour of no profile, and
   the lines in it, are hers), dilated by about 11 px at 512. On a page of bordered panels (a comic page) the line pixels
-  are left out of those blobs: its panel borders and balloons are background ink, not figure.
+  are left out of those blobs, and so is all outside the panels' insides: its panel borders, gutters and
+  balloons are background, not figure (``_insides``).
 
 A picture with no colour or no appearance tag is not measured (``None``): its figure and clutter are read
 from its ink map alone, by a network that learnt the palette's figures (``pipeline.filter.lines``).
@@ -64,6 +65,9 @@ DILATE = 5  # the figure's margin on the map (about 11 px at 512): its own outli
 OUTLINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a figure's lines: 2 px of the map about it
 INK_EDGE = 16  # ink map level (of 255) above which a pixel next to the figure is its line (``_outlined``)
 LINE = 32  # ink map level (of 255) from which a panelled page's pixel is a drawn line, never the figure
+DARK = 140 >> BITS  # colour levels under which every channel of a pixel is dark (the pixel rules' grey < 140)
+PANEL_AREA, PANEL_FILL, PANEL_RIM = 0.03, 0.9, 3  # a panel on the ink map (``_insides``): its share of the
+# page, of its bounding box, and the pixels in from its border where a figure may begin
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,8 @@ class Palette:
         outlines and hair, touch them, and would otherwise join the figure and leave the page's background
         ink at a third of what it is (Spearman 0.575 against the truth's clutter on 143 comic pages of the
         4,000 posts; 0.875 without them). A single illustration keeps its outlines: on it the same rule
-        counts a figure's inner lines as background (0.965 -> 0.80)."""
+        counts a figure's inner lines as background (0.965 -> 0.80). Nor do they keep anything outside the
+        panels' insides (``_insides``: the gutters and borders, in her colours too)."""
         found = self._figure(colours, tags)
         if found is None:
             return None
@@ -165,7 +170,7 @@ class Palette:
         figure = _hers(fig, blobs, ink)
         share = cv2.countNonZero(figure) / figure.size
         if panelled:
-            blobs &= (ink < LINE).view(np.uint8)
+            blobs &= (ink < LINE).view(np.uint8) & _insides(colours, ink)
         blobs = _filled(blobs)
         out = cv2.compare(cv2.dilate(blobs, np.ones((DILATE, DILATE), np.uint8)), 0, cv2.CMP_EQ)  # 255: scene
         outside = cv2.sumElems(cv2.bitwise_and(ink, out))[0]  # exact: integers in a double
@@ -288,6 +293,27 @@ def _whole(figure: np.ndarray) -> np.ndarray:
     fill = stats[:, cv2.CC_STAT_AREA] <= limit
     fill[0] = False
     return cv2.bitwise_or(closed, fill.view(np.uint8)[label])
+
+
+def _insides(colours: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """uint8 0/1 on the maps' grid: the insides of a comic page's bordered panels, ``PANEL_RIM`` pixels in
+    from their borders (all of it where none is found). A panel is an outer contour of the dark pixels (at
+    ``LINE`` ink or more, or a colour darker than ``DARK`` levels: the hair a figure draws over a border
+    joins it, as the pixel rules read them) at least ``PANEL_AREA`` of the page and ``PANEL_FILL`` of its
+    bounding box. A figure is drawn inside a panel: the gutters, the margin and the borders never are, even
+    in her colours (a grey jacket takes in the paper about it, and with it the page's whole frame). On the
+    4,000 posts' 142 colour comic pages the AUC of this background ink for the truth's ``clutter`` goes
+    from 0.892 to 0.968 (the page ink's, ``pipeline.filter.scoring.line_rows``: 0.938 to 0.963), the page
+    ink's log error's spread from 0.121 to 0.087, and its best cut's errors from 17 to 12."""
+    h, w = ink.shape
+    dark = cv2.bitwise_or(cv2.compare(ink, LINE, cv2.CMP_GE), cv2.compare(colours.max(axis=2), DARK, cv2.CMP_LT))
+    contours, _ = cv2.findContours(dark, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    inside = np.zeros((h, w), np.uint8)
+    for c in contours:
+        x, y, cw, ch = cv2.boundingRect(c)
+        if cw * ch >= PANEL_AREA * h * w and cv2.contourArea(c) >= PANEL_FILL * cw * ch:
+            inside[y + PANEL_RIM:y + ch - PANEL_RIM, x + PANEL_RIM:x + cw - PANEL_RIM] = 1
+    return inside if inside.any() else np.ones((h, w), np.uint8)  # none found at this size: no limit
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:
