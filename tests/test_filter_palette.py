@@ -203,7 +203,8 @@ def test_a_saved_palette_measures_the_same_and_its_json_is_stable(palette):
     assert json.dumps(again.to_doc(), sort_keys=True) == doc
 
 
-CAL = CalibrationParams(min_labels=6, min_each=2, prior_tags=0.5, prior_width=0.02, threshold=0.5)
+CAL = CalibrationParams(min_labels=6, min_each=2, prior_tags=0.5, prior_width=0.02, sharpest=8.0, lapse=0.05,
+                        threshold=0.5)
 
 
 def boundary(curve: dict) -> float:
@@ -220,7 +221,8 @@ def test_verdicts_on_both_sides_put_the_boundary_where_people_do():
     tags_only = calibrate(x, weak, np.full(2000, np.nan), CAL)
     fit = calibrate(x, weak, human, CAL)
     assert tags_only["how"] == "tags" and fit["how"] == "verdicts" and fit["labels"] == 40
-    assert boundary(tags_only) == pytest.approx(1.0, abs=0.1)
+    # half the prior spreads over every rank: it pulls the tags' boundary down a little
+    assert boundary(tags_only) == pytest.approx(1.0, abs=0.15)
     assert boundary(fit) == pytest.approx(-1.0, abs=0.1)
     assert probability(np.array([-3.0, 1.0]), fit).round().tolist() == [0.0, 1.0]
     assert np.all(np.diff(fit["p"]) >= -1e-9)  # more score, never less probability

@@ -125,6 +125,8 @@ class CalibrationParams:
     min_each: int  # ... with at least this many of each value
     prior_tags: float  # the prior's share on the tags' boundary (the rest: even over every rank)
     prior_width: float  # its width, in ranks (0.02: 2% of the pictures either side)
+    sharpest: float  # the sharpest boundary a verdict may show: P(yes) from 0.12 to 0.88 over this many pictures
+    lapse: float  # the share of verdicts taken as a coin toss (a picture the measure misreads, a misclick)
     threshold: float  # a head rejects a picture whose probability is at least this
 
     def __post_init__(self) -> None:
@@ -133,6 +135,8 @@ class CalibrationParams:
                              f"{self.threshold}")
         if not (0.0 <= self.prior_tags < 1.0 and self.prior_width > 0.0):
             raise ValueError("calibration: prior_tags must be in [0, 1) and prior_width above 0")
+        if not (self.sharpest > 0.0 and 0.0 <= self.lapse < 0.5):
+            raise ValueError("calibration: sharpest must be above 0 pictures and lapse in [0, 0.5)")
 
 
 @dataclass(frozen=True)
