@@ -3,6 +3,7 @@ figure area and line density are known exactly: non-square pictures, framed re-u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -241,6 +242,23 @@ def test_one_sided_verdicts_send_the_boundary_into_the_ranks_left():
     only_verdicts = calibrate(x, np.full(1001, np.nan), np.where(np.abs(x) < 0.5, (x > 0).astype(float), np.nan),
                               CAL)
     assert only_verdicts["how"] == "verdicts" and boundary(only_verdicts) == pytest.approx(0.0, abs=0.1)
+
+
+def test_one_odd_verdict_leaves_the_pictures_beyond_it_borderline():
+    """27 "no" verdicts and, just above them, one "yes" (a picture the measure misread). The pictures a few
+    ranks above that "yes" must stay near the threshold, where the report shows them next, instead of
+    being read as "yes" for sure: with a boundary as sharp as a third of a picture and no lapse, they were."""
+    x = -np.linspace(0.0, 1.0, 400)  # index 0 scores highest
+    human = np.full(400, np.nan)
+    human[np.arange(40, 120, 3)] = 0.0
+    human[38] = 1.0
+    weak = np.full(400, np.nan)
+    fit = calibrate(x, weak, human, CAL)
+    assert abs(probability(x[30:31], fit)[0] - 0.5) < 0.1  # 8 pictures above the "yes"
+    pinned = calibrate(x, weak, human, dataclasses.replace(CAL, sharpest=0.3, lapse=0.0))
+    assert probability(x[30:31], pinned)[0] > 0.75
+    for f in (fit, pinned):
+        assert probability(x[60:61], f)[0] < 0.3 and np.all(np.diff(f["p"]) >= -1e-9)
 
 
 def test_the_logistic_fit_recovers_a_known_model():
