@@ -107,7 +107,7 @@ def main() -> int:
                     print(f"| {reason} | {v['precision']} | {v['recall']} | {v['predicted']} | {v['true']} |")
         if rnd == a.rounds:
             break
-        picks = _borderline_both(decisions, thresholds, a.per_round, labelled)
+        picks = borderline_both(decisions, thresholds, a.per_round, labelled)
         for row in picks.itertuples():
             t = truth[truth["id"] == row.id].iloc[0]
             for h in HEADS:
@@ -163,7 +163,7 @@ def _best_cut(x: np.ndarray, y: np.ndarray) -> str:
     return f"{int(wrong[k])} / {int(missed[k])}"
 
 
-def _borderline_both(decisions, thresholds, n, skip):
+def borderline_both(decisions, thresholds, n, skip):
     """The ``n`` pictures nearest either head's threshold, alternating between the heads."""
     per = {h: borderline(decisions, thresholds, h, n, skip) for h in HEADS}
     out, seen = [], set(skip)
