@@ -15,11 +15,11 @@ verdicts move the boundary:
   figure had 30 verdicts of "not small" above one "small" at a share of 2.8% (its truth: 0.8%); the
   sharpest slope explained all of them, every grey picture under 2.8% read "small" at 0.85-0.99, none was
   near enough the threshold to be shown, and 23 were flagged wrongly. The simulated reviewer replayed on
-  that run's measures with the comic pages' new ink (``benchmarks/filter_replay.py``: the measures do not
-  depend on the verdicts), on
-  all its pictures and on 30 random nine-tenths of them: with the sharpest slope at 3,000 a unit of rank
-  (a third of a picture at 3,000 pictures) and no lapse, `small` made 19.2 errors on average and met
-  0.95 / 0.95 in 6 of 31 runs; at 8 pictures and 5%, 8.6 errors and 13 of 31 (`clutter`: 40.2 -> 35.2).
+  that run's measures with the comic pages' new ink (``benchmarks/filter_replay.py``: the measures do
+  not depend on the verdicts), on all its pictures and on 30 random nine-tenths of them: with the
+  sharpest slope at 3,000 a unit of rank (a third of a picture at 3,000 pictures) and no lapse, `small`
+  made 19.2 errors on average and met 0.95 / 0.95 in 6 of 31 runs; at 8 pictures and 5%, 8.6 errors and
+  13 of 31 (`clutter`: 40.2 -> 35.2).
 - Before any verdict, the boundary is where the tags put it (a logistic fit of the weak labels on the
   score): ``prior_tags`` of the prior sits there (``prior_width`` ranks wide), the rest spreads evenly
   over every rank, because people may draw the line anywhere.
