@@ -66,8 +66,8 @@ OUTLINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a figure's lin
 INK_EDGE = 16  # ink map level (of 255) above which a pixel next to the figure is its line (``_outlined``)
 LINE = 32  # ink map level (of 255) from which a panelled page's pixel is a drawn line, never the figure
 DARK = 140 >> BITS  # colour levels under which every channel of a pixel is dark (the pixel rules' grey < 140)
-PANEL_AREA, PANEL_FILL, PANEL_RIM = 0.03, 0.9, 3  # a panel on the ink map (``_insides``): its share of the
-# page, of its bounding box, and the pixels in from its border where a figure may begin
+PANEL_AREA, PANEL_FILL, PANEL_RIM = 0.03, 0.9, 3  # a panel on the maps (``_insides``): its share of the page,
+# of its bounding box, and the pixels in from its border where a figure may begin
 
 
 @dataclass(frozen=True)
