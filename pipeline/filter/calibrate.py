@@ -103,8 +103,8 @@ def calibrate(x: np.ndarray, weak: np.ndarray, human: np.ndarray, cfg: Calibrati
     log_post = np.repeat(log_prior[:, None], len(slopes), axis=1)
     if labelled.any():
         z = slopes[None, None, :] * (u[labelled][:, None, None] - GRID[None, :, None])
-        y = human[labelled][:, None, None]
-        log_post += np.where(y == 1, _log_verdict(z, cfg.lapse), _log_verdict(-z, cfg.lapse)).sum(axis=0)
+        side = np.where(human[labelled] == 1, 1.0, -1.0)[:, None, None]  # P(no | z) = P(yes | -z)
+        log_post += _log_verdict(side * z, cfg.lapse).sum(axis=0)
     post = np.exp(log_post - log_post.max())
     post /= post.sum()
     knots = np.unique(np.quantile(x, np.linspace(0, 1, KNOTS)))
