@@ -22,7 +22,7 @@ from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded
 
-VERSION = "filter-pixels-12"  # bump when a row's numbers change for the same file and settings
+VERSION = "filter-pixels-13"  # bump when a row's numbers change for the same file and settings
 
 
 def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
