@@ -6,12 +6,12 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pipeline.config import load_keys
 from pipeline.filter.config import FilterConfig
 from pipeline.filter.decide import rule_reasons
-from pipeline.filter.decode import to_rgb
+from pipeline.filter.decode import file_grey, load_rgb, to_rgb
 from pipeline.filter.encode import encode_file
 from tests.conftest import REPO
 
@@ -115,3 +115,20 @@ def test_pixels_are_handed_over_as_numpy_reads_them(mode):
     got, how = to_rgb(Image.fromarray(a, mode))
     assert how == "" and got.shape == (53, 37, 3) and got.flags.c_contiguous
     assert (got == (a if mode == "RGB" else np.repeat(a[:, :, None], 3, axis=2))).all()
+
+
+@pytest.mark.parametrize("name", ["exif_rotated", "cmyk", "palette_alpha", "png16"])
+def test_the_fine_ink_reads_every_file_at_its_own_displayed_size(name, corpus, tmp_path):
+    """``filter.encode.fine_ink`` reads the file's grey as displayed: a DCT-scaled JPEG is decoded again (its
+    luminance alone), the EXIF rotation undone, odd modes converted like the colour picture."""
+    data = _files(_drawing(corpus)[:700, :1100])[name]
+    path = tmp_path / f"{name}.bin"
+    path.write_bytes(data)
+    got = load_rgb(path, long_side=256, max_pixels=10**8)
+    grey = file_grey(path, got.decoded, got.width, got.height)
+    with Image.open(io.BytesIO(data)) as im:
+        im = ImageOps.exif_transpose(im)
+        want = np.round(np.asarray(im) / 257) if name == "png16" else np.asarray(im.convert("RGB").convert("L"))
+    assert got.decoded.size != (got.width, got.height) or name.startswith(("png", "palette"))  # JPEGs: DCT-scaled
+    assert grey.shape == (got.height, got.width) == want.shape
+    assert np.abs(grey.astype(int) - want).mean() < 2.0

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.palette import Palette, PaletteParams, _whole, fit, learn, maps, unpack
+from pipeline.filter.palette import Palette, PaletteParams, _shares, _whole, fit, learn, maps, unpack
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),
@@ -282,3 +282,43 @@ def test_her_figure_holds_what_she_encloses_but_not_the_picture_around_a_frame_s
     framed[80:, 60] = 1  # ... that her foot touches
     got = _whole(framed)
     assert got[55, 60] == 1 and got[10, 10] == 0 and cv2.countNonZero(got) < 2 * cv2.countNonZero(framed)
+
+
+@pytest.mark.parametrize("size,quality", [((1400, 1000), 60), ((1000, 1400), 90), ((900, 700), 75)])
+def test_the_fine_ink_map_counts_the_file_line_pixels_through_jpeg_noise(size, quality):
+    """``filter.encode.fine_ink``: the ink map holds each cell's share of the file's line pixels (1 px ink
+    strokes over sky and grass, a JPEG of them), read from the file's own grey. The map at 512 px reads
+    JPEG's noise about the strokes as ink too: 15% too much at quality 60."""
+    w, h = size
+    rng = np.random.default_rng(quality)
+    pic = np.zeros((h, w, 3), np.uint8)
+    pic[: h // 2], pic[h // 2:] = SKY, GRASS
+    drawn = np.zeros((h, w), np.uint8)
+    for _ in range(500):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        end = (x + int(rng.integers(-60, 60)), y + int(rng.integers(-60, 60)))
+        cv2.line(pic, (x, y), end, (28, 22, 34), 1)
+        cv2.line(drawn, (x, y), end, 1, 1)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(pic, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    file = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    fitted, sized = fit(file, 256)
+    grey = cv2.cvtColor(sized, cv2.COLOR_RGB2GRAY)
+    fine = unpack(maps(fitted, grey, 25.0, cv2.cvtColor(file, cv2.COLOR_RGB2GRAY))[1])
+    at_512 = unpack(maps(fitted, grey, 25.0)[1])
+    assert fine.shape == at_512.shape == fitted.shape[:2]
+    true = drawn.mean()
+    assert abs(fine.mean() / 255 / true - 1) < 0.03
+    if quality == 60:
+        assert abs(at_512.mean() / 255 / true - 1) > 0.08
+
+
+@pytest.mark.parametrize("shape,cell", [((600, 960), 4), ((3000, 3600), 12)])
+def test_the_fine_ink_cells_hold_the_exact_share_of_line_pixels(shape, cell):
+    """Each cell of the fine ink map holds its share of the file's line pixels, rounded once: a file over
+    8.4 Mpx too (its sums would overflow 32 bits in 255s)."""
+    h, w = shape
+    mask = (np.random.default_rng(h).random(shape) < 0.07).astype(np.uint8) * 255
+    got = _shares(mask, (w // cell, h // cell))
+    count = (mask.reshape(h // cell, cell, w // cell, cell) > 0).sum(axis=(1, 3))
+    want = (count * 255 + cell ** 2 // 2) // cell ** 2  # the share in 255ths, a half rounded up
+    assert got.shape == want.shape and (got == want).all()

@@ -76,6 +76,30 @@ def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> Decoded:
     return Decoded(_fit(rgb, long_side), decoded, width, height, " ".join(notes))
 
 
+def file_grey(path: Path | str, decoded: Image.Image, width: int, height: int) -> np.ndarray:
+    """The picture's grey at the file's own size, as displayed (``filter.encode.fine_ink``): ``decoded``
+    (``load_rgb``) when it is that size, else the file decoded again for its luminance alone (a DCT-scaled
+    JPEG: libjpeg leaves the colour out, 2.1 ms against 3.5 ms for all of it). A file that decoded once
+    and fails now gives ``decoded``'s grey, at its size."""
+    if decoded.size != (width, height):
+        try:
+            with Image.open(path) as im:
+                orient = im.getexif().get(0x0112, 1)
+                if im.mode in ("RGB", "L"):
+                    im.draft("L", im.size)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    im.load()
+                im = ImageOps.exif_transpose(im) if orient != 1 else im
+                if im.size == (width, height):
+                    decoded = im.copy()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            pass
+    if decoded.mode == "L":
+        return _pixels(decoded)
+    return cv2.cvtColor(to_rgb(decoded)[0], cv2.COLOR_RGB2GRAY)
+
+
 def _draft_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     scale = long_side / max(width, height)
     return max(1, int(width * scale)), max(1, int(height * scale))

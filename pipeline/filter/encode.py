@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.filter.config import EncodeParams
-from pipeline.filter.decode import Unreadable, fit_size, load_rgb, shrink, thumbnail, to_rgb
+from pipeline.filter.decode import Unreadable, file_grey, fit_size, load_rgb, shrink, thumbnail, to_rgb
 from pipeline.filter.palette import fit, ink_map, maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
@@ -38,10 +38,11 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
            "frames": _frames(how), "decoded_as": how, **measure(rgb, grey),
            "thumb": thumbnail(fitted, cfg.thumb).tobytes(), "preview": preview(fitted, cfg.preview),
            "palette": None, "ink_map": None, "ink": None, "fill": None, "off_level_fill": None}
+    full = file_grey(path, decoded, width, height) if cfg.fine_ink else None
     if row["colour"] > 0:  # the palette's maps: a grey picture (no coloured pixel at all) has no colours to read
-        row["palette"], row["ink_map"] = maps(fitted, grey, cfg.ink_grey)
+        row["palette"], row["ink_map"] = maps(fitted, grey, cfg.ink_grey, full)
     else:
-        row["ink_map"] = ink_map(grey, fitted.shape[1::-1], cfg.ink_grey)
+        row["ink_map"] = ink_map(grey, fitted.shape[1::-1], cfg.ink_grey, full)
     if row["colour"] <= cfg.detail_colour:
         # Only a grey picture's tones are ever read (the tone rules), and they are told apart by its fills,
         # which a small figure only shows at the resolution it was decoded at (no second decode). A colour
