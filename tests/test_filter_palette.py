@@ -322,3 +322,9 @@ def test_the_fine_ink_cells_hold_the_exact_share_of_line_pixels(shape, cell):
     count = (mask.reshape(h // cell, cell, w // cell, cell) > 0).sum(axis=(1, 3))
     want = (count * 255 + cell ** 2 // 2) // cell ** 2  # the share in 255ths, a half rounded up
     assert got.shape == want.shape and (got == want).all()
+
+
+def test_a_fine_ink_mask_smaller_than_the_maps_is_resampled_not_divided_by_empty_cells():
+    mask = (np.random.default_rng(1).random((100, 150)) < 0.1).astype(np.uint8) * 255
+    got = _shares(mask, (256, 170))
+    assert got.shape == (170, 256) and abs(got.mean() / mask.mean() - 1) < 0.02
