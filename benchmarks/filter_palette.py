@@ -33,7 +33,8 @@ from pipeline.filter.classifier import training_set  # noqa: E402
 from pipeline.filter.config import ClassifierConfig, FilterConfig  # noqa: E402
 from pipeline.filter.decide import PIXEL_REASONS, rule_reasons  # noqa: E402
 from pipeline.filter.encode import encode_representatives  # noqa: E402
-from pipeline.filter.palette import learn, unpack  # noqa: E402
+from pipeline.filter.maps import unpack  # noqa: E402
+from pipeline.filter.palette import learn  # noqa: E402
 from pipeline.filter.scoring import palette_rows  # noqa: E402
 from pipeline.filter.truth import truth_table  # noqa: E402
 from pipeline.manifest import DEDUP, RAW_POSTS, read_manifest  # noqa: E402

@@ -166,8 +166,8 @@ FILTER_PIXELS = Manifest("pixels.parquet", pa.schema([
     ("panel_cover", pa.float64()),
     ("thumb", pa.binary()),  # the classifier's input: thumb x thumb x 3 uint8, row-major; null if failed
     ("preview", pa.binary()),  # the report's thumbnail: JPEG, long side encode.preview; null if failed
-    ("palette", pa.binary()),  # colour levels 0-31, long side encode.palette, margins white (palette.unpack); null if grey
-    ("ink_map", pa.binary()),  # ink coverage 0-255 on the same grid (palette.unpack); null if failed
+    ("palette", pa.binary()),  # colour levels 0-31, long side encode.palette, margins white (filter.maps.unpack); null if grey
+    ("ink_map", pa.binary()),  # ink coverage 0-255 on the same grid (filter.maps.unpack); null if failed
 ]), ("md5",))
 
 # data/cache/lineart/<shard>.parquet: one row per distinct kept file (md5), made once whatever posts share it.

@@ -15,7 +15,8 @@ import torch
 from pipeline.filter.config import LinesConfig, LinesNetConfig
 from pipeline.filter.lines import LineFigure, grid_cover, grid_input, grid_target, measures
 from pipeline.filter.lines_train import cached, export, train
-from pipeline.filter.palette import _pack, fit, ink_map, learn, maps, unpack
+from pipeline.filter.maps import _pack, fit, ink_map, maps, unpack
+from pipeline.filter.palette import learn
 from pipeline.filter.scoring import palette_rows
 from tests.test_filter_palette import DRESS, HAIR, OTHER, PARAMS, figure, scene
 

@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.filter.calibrate import calibrate, fit_logistic, probability
 from pipeline.filter.config import CalibrationParams
-from pipeline.filter.palette import Palette, PaletteParams, _shares, _whole, fit, learn, maps, unpack
+from pipeline.filter.maps import _shares, fit, maps, unpack
+from pipeline.filter.palette import Palette, PaletteParams, _whole, learn
 
 PARAMS = PaletteParams(min_colour=0.002, cutout_tags=("white_background",), background_tags=("wide_shot",),
                        scenery_tags=("simple_background", "detailed_background"), exclude_tags=("portrait",),

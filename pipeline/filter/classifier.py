@@ -24,9 +24,10 @@ from pipeline.filter.config import HEADS, ClassifierConfig, fold_of
 from pipeline.filter.encode import thumbs_of
 from pipeline.filter.lines import LineFigure
 from pipeline.filter.lines_train import cached
+from pipeline.filter.maps import unpack
 from pipeline.filter.onnx_export import export
 from pipeline.filter.onnx_model import Scorer
-from pipeline.filter.palette import learn, unpack
+from pipeline.filter.palette import learn
 from pipeline.filter.scoring import FLOOR, MEASURES, Scoring, fit_scoring, line_rows, palette_rows
 from pipeline.filter.train import train_folds
 from pipeline.labels import Label

@@ -91,7 +91,7 @@ class EncodeParams:
     preview: int  # the report's thumbnails (long side), made at encoding so the report decodes nothing
     detail_colour: float  # at most this share of coloured pixels: grey tones measured at the decoded size
     screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
-    palette: int  # long side of the heads' colour-bin and ink maps; rules and ink read twice it (palette.fit)
+    palette: int  # long side of the heads' colour-bin and ink maps; rules and ink read twice it (maps.fit)
     ink_grey: float  # the grey of the line ink: a pixel this dark under its closing is all ink
     fine_ink: bool  # the ink map from the file's own pixels, each one line or not (``palette.fine_ink_map``)
 

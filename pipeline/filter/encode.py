@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.filter.config import EncodeParams
 from pipeline.filter.decode import Unreadable, file_grey, fit_size, load_rgb, shrink, thumbnail, to_rgb
-from pipeline.filter.palette import fit, ink_map, maps
+from pipeline.filter.maps import fit, ink_map, maps
 from pipeline.filter.pixels import FEATURES, grey_tones, measure
 from pipeline.manifest import FILTER_PIXELS
 from pipeline.shards import ShardedMap, run_sharded

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 from pipeline.filter.config import LinesConfig
 from pipeline.filter.lines import META, grid_cover, grid_input, grid_target
+from pipeline.filter.maps import unpack
 from pipeline.filter.model import LinesNet
-from pipeline.filter.palette import Palette, unpack
+from pipeline.filter.palette import Palette
 from pipeline.filter.scoring import panelled
 from pipeline.store import atomic_path
 

@@ -26,7 +26,8 @@ import pandas as pd
 from pipeline.filter.calibrate import calibrate, probability
 from pipeline.filter.config import HEADS, CalibrationParams
 from pipeline.filter.lines import LineFigure
-from pipeline.filter.palette import Palette, unpack
+from pipeline.filter.maps import unpack
+from pipeline.filter.palette import Palette
 from pipeline.store import atomic_path
 
 MEASURED = ("figure", "background_ink", "line_figure", "line_ink", "page_ink")  # ``measure_rows``' (FILTER's too)
