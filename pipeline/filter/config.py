@@ -93,7 +93,7 @@ class EncodeParams:
     screentone_levels: tuple[int, ...]  # printed flat greys of screentone (monochrome) pages
     palette: int  # long side of the heads' colour-bin and ink maps; rules and ink read twice it (maps.fit)
     ink_grey: float  # the grey of the line ink: a pixel this dark under its closing is all ink
-    fine_ink: bool  # the ink map from the file's own pixels, each one line or not (``palette.fine_ink_map``)
+    fine_ink: bool  # the ink map from the file's own pixels, each one line or not (``maps.ink_map``)
 
     def __post_init__(self) -> None:
         if min(self.shard_size, self.long_side, self.thumb, self.preview, self.palette) < 1:

@@ -67,7 +67,7 @@ def ink_map(grey: np.ndarray, size: tuple[int, int], ink_grey: float, full: np.n
     (brought up to the file's size) to the ink. The truth's clutter counts line pixels in the file, and a
     line one or two pixels wide there is a fraction of a pixel at 512, read with the blur about it: on the
     4,000 posts' 2,925 colour illustrations the background ink's best cut for the truth's ``clutter``
-    makes 39 errors at 512 px and 25 from the file's pixels (the same figure masks)."""
+    makes 39 errors at 512 px and 24 from the file's pixels (the same figure masks)."""
     closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, CLOSE)
     if full is not None:
         half = cv2.subtract(closed, cv2.max(cv2.subtract(closed, round(ink_grey)), 20) // 2)
