@@ -125,7 +125,7 @@ def test_the_fine_ink_reads_every_file_at_its_own_displayed_size(name, corpus, t
     path = tmp_path / f"{name}.bin"
     path.write_bytes(data)
     got = load_rgb(path, long_side=256, max_pixels=10**8)
-    grey = file_grey(path, got.decoded, got.width, got.height)
+    grey = file_grey(path, got)
     with Image.open(io.BytesIO(data)) as im:
         im = ImageOps.exif_transpose(im)
         want = np.round(np.asarray(im) / 257) if name == "png16" else np.asarray(im.convert("RGB").convert("L"))

@@ -76,11 +76,15 @@ def load_rgb(path: Path | str, *, long_side: int, max_pixels: int) -> Decoded:
     return Decoded(_fit(rgb, long_side), decoded, width, height, " ".join(notes))
 
 
-def file_grey(path: Path | str, decoded: Image.Image, width: int, height: int) -> np.ndarray:
-    """The picture's grey at the file's own size, as displayed (``filter.encode.fine_ink``): ``decoded``
-    (``load_rgb``) when it is that size, else the file decoded again for its luminance alone (a DCT-scaled
-    JPEG: libjpeg leaves the colour out, 2.1 ms against 3.5 ms for all of it). A file that decoded once
-    and fails now gives ``decoded``'s grey, at its size."""
+def file_grey(path: Path | str, got: Decoded) -> np.ndarray:
+    """The picture's grey at the file's own size, as displayed (``filter.encode.fine_ink``), from what
+    ``load_rgb`` gave: its pixels when they are that size (a file under twice ``long_side``, nothing more to
+    convert), else its decode before the reduction when that is (a large PNG), else the file decoded again
+    for its luminance alone (a DCT-scaled JPEG: libjpeg leaves the colour out, 2.1 ms against 3.5 ms for
+    all of it). A file that decoded once and fails now gives the decode's grey, at its size."""
+    width, height, decoded = got.width, got.height, got.decoded
+    if got.rgb.shape[:2] == (height, width):
+        return cv2.cvtColor(got.rgb, cv2.COLOR_RGB2GRAY)
     if decoded.size != (width, height):
         try:
             with Image.open(path) as im:

@@ -29,16 +29,17 @@ def encode_file(item: tuple[str, str], raw_dir: str, cfg: EncodeParams) -> dict:
     md5, rel = item
     path = Path(raw_dir) / rel
     try:
-        rgb, decoded, width, height, how = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
+        got = load_rgb(path, long_side=cfg.long_side, max_pixels=cfg.max_pixels)
     except Unreadable as exc:
         return error_row(item, exc.reason)
+    rgb, decoded, width, height, how = got
     fitted, rgb = fit(rgb, cfg.palette)  # the maps' and thumbnails' source; at twice that, the rules' and ink's
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     row = {"md5": md5, "path": rel, "status": "ok", "reason": "", "width": width, "height": height,
            "frames": _frames(how), "decoded_as": how, **measure(rgb, grey),
            "thumb": thumbnail(fitted, cfg.thumb).tobytes(), "preview": preview(fitted, cfg.preview),
            "palette": None, "ink_map": None, "ink": None, "fill": None, "off_level_fill": None}
-    full = file_grey(path, decoded, width, height) if cfg.fine_ink else None
+    full = file_grey(path, got) if cfg.fine_ink else None
     if row["colour"] > 0:  # the palette's maps: a grey picture (no coloured pixel at all) has no colours to read
         row["palette"], row["ink_map"] = maps(fitted, grey, cfg.ink_grey, full)
     else:
